@@ -1,0 +1,116 @@
+//! A plugin that panics on purpose in each entry point, so tests can prove that every panic
+//! comes back to the host as an error and the host keeps running.
+//!
+//! - `on_load` panics when the environment variable `PANICKY_PANIC_ON_LOAD` is set;
+//! - `new_instance` panics for a user named `panic-new`, `enable` for a user named
+//!   `panic-enable`;
+//! - every other entry point (`disable`, `execute`, `routes`, `handle`, `default_config`,
+//!   `set_config`, `display`, `on_unload`) always panics.
+
+use plugin_sdk::prelude::*;
+
+/// The plugin.
+pub struct Panicky;
+
+impl Plugin for Panicky {
+    type Instance = PanickyInstance;
+
+    fn load(_services: &Services) -> Result<Self> {
+        if std::env::var_os("PANICKY_PANIC_ON_LOAD").is_some() {
+            panic!("panicky: on_load panicked on purpose");
+        }
+        Ok(Panicky)
+    }
+
+    fn unload(&self) -> Result<()> {
+        panic!("panicky: on_unload panicked on purpose")
+    }
+
+    fn new_instance(&self, user: &User, _services: Services) -> Result<PanickyInstance> {
+        if user.name == "panic-new" {
+            panic!("panicky: new_instance panicked on purpose");
+        }
+        Ok(PanickyInstance {
+            user: user.name.clone(),
+        })
+    }
+}
+
+/// An instance.
+pub struct PanickyInstance {
+    user: String,
+}
+
+impl Instance for PanickyInstance {
+    fn enable(&self) -> Result<()> {
+        if self.user == "panic-enable" {
+            panic!("panicky: enable panicked on purpose");
+        }
+        Ok(())
+    }
+
+    fn disable(&self) -> Result<()> {
+        panic!("panicky: disable panicked on purpose")
+    }
+}
+
+impl Executor for PanickyInstance {
+    fn execute(&self, label: &str, _input: Values) -> Result<Values> {
+        panic!("panicky: execute `{label}` panicked on purpose")
+    }
+}
+
+impl HttpHandler for PanickyInstance {
+    fn routes(&self) -> Vec<Route> {
+        panic!("panicky: routes panicked on purpose")
+    }
+
+    fn handle(&self, _request: Request) -> Result<Response> {
+        panic!("panicky: handle panicked on purpose")
+    }
+}
+
+/// An empty configuration.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Nothing {}
+
+impl Configurer for PanickyInstance {
+    type Config = Nothing;
+
+    fn default_config(&self) -> Nothing {
+        panic!("panicky: default_config panicked on purpose")
+    }
+
+    fn set_config(&self, _config: Nothing) -> Result<()> {
+        panic!("panicky: set_config panicked on purpose")
+    }
+}
+
+impl Displayer for PanickyInstance {
+    fn display(&self, _location: &str) -> Result<String> {
+        panic!("panicky: display panicked on purpose")
+    }
+}
+
+plugin_sdk::export_plugin!(Panicky);
+
+#[cfg(test)]
+mod tests {
+    use plugin_sdk::testing::Harness;
+
+    use super::*;
+
+    #[test]
+    fn panics_come_back_as_errors_in_process() {
+        let harness = Harness::<Panicky>::load().unwrap();
+        let instance = harness.instance(User::new(1, "bob")).unwrap();
+        let err = instance.execute("boom", Values::new()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PANICKED);
+        assert!(
+            err.message().contains("execute `boom` panicked on purpose"),
+            "{err}"
+        );
+        let err = harness.instance(User::new(2, "panic-new")).err().unwrap();
+        assert!(err.message().contains("new_instance"), "{err}");
+    }
+}

@@ -1,0 +1,140 @@
+//! The `export_plugin!` macro of `plugin-sdk`.
+//!
+//! It owns two jobs that must happen at compile time: reading the plugin's descriptor from its
+//! `Cargo.toml` (so that the manifest is the one source of truth, checked when the plugin is
+//! built rather than when a host refuses it), and emitting the exported root-module symbol
+//! that abi_stable's loader looks for. Everything else lives in `plugin_sdk::__private`.
+
+use proc_macro::TokenStream;
+use proc_macro2::Span;
+use quote::quote;
+use syn::{parse_macro_input, Type};
+
+mod metadata;
+
+/// Exports a plugin type as this library's plugin.
+///
+/// ```ignore
+/// plugin_sdk::export_plugin!(MyPlugin);
+/// ```
+///
+/// The type implements `plugin_sdk::Plugin`. The descriptor comes from `Cargo.toml`:
+///
+/// ```toml
+/// [package]
+/// name = "my-plugin"          # the default id and name
+/// version = "1.2.0"
+/// description = "What it does"
+///
+/// [package.metadata.plugin]
+/// id = "com.example.my-plugin"   # optional, [A-Za-z0-9._-]+
+/// name = "My plugin"             # optional display name
+/// host-version = ">=1.0, <2"     # optional semver requirement on the host, default "*"
+/// target-os = ["linux"]          # optional, default ["linux"]
+/// ```
+///
+/// The capabilities (`Executor`, `HttpHandler`, `Configurer`, `Displayer`) are detected from
+/// the traits the instance type implements.
+#[proc_macro]
+pub fn export_plugin(input: TokenStream) -> TokenStream {
+    let plugin_type = parse_macro_input!(input as Type);
+    match expand(&plugin_type) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
+fn expand(plugin_type: &Type) -> syn::Result<proc_macro2::TokenStream> {
+    let meta = metadata::read(Span::call_site())?;
+    let manifest_path = meta.manifest_path.to_string_lossy().into_owned();
+    let metadata::Metadata {
+        id,
+        name,
+        version,
+        description,
+        authors,
+        homepage,
+        license,
+        host_version,
+        target_os,
+        ..
+    } = meta;
+    let export_name = syn::Ident::new(
+        &abi_stable_shared::mangled_root_module_loader_name(),
+        Span::call_site(),
+    );
+
+    Ok(quote! {
+        const _: () = {
+            // Makes cargo rebuild the plugin when its manifest (and so its descriptor) changes.
+            const _MANIFEST: &[u8] = include_bytes!(#manifest_path);
+
+            use ::plugin_sdk::__private::{
+                ConfigNo as _, ConfigYes as _, DisplayNo as _, DisplayYes as _, ExecuteNo as _,
+                ExecuteYes as _, HttpNo as _, HttpYes as _,
+            };
+            use ::plugin_sdk::__private::plugin_api::abi_stable::std_types::{RSlice, RStr};
+
+            type Inst = <#plugin_type as ::plugin_sdk::Plugin>::Instance;
+
+            impl ::plugin_sdk::__private::ExportedPlugin for #plugin_type {
+                fn state() -> &'static ::plugin_sdk::__private::PluginState<Self> {
+                    static STATE: ::plugin_sdk::__private::PluginState<#plugin_type> =
+                        ::plugin_sdk::__private::PluginState::new();
+                    &STATE
+                }
+
+                fn capability_table() -> &'static ::plugin_sdk::__private::CapTable<Inst> {
+                    static TABLE: ::std::sync::OnceLock<::plugin_sdk::__private::CapTable<Inst>> =
+                        ::std::sync::OnceLock::new();
+                    TABLE.get_or_init(|| {
+                        let probe = &::plugin_sdk::__private::Probe::<Inst>::NEW;
+                        ::plugin_sdk::__private::CapTable {
+                            execute: probe.execute_fn(),
+                            http: probe.http_fns(),
+                            config: probe.config_fns(),
+                            display: probe.display_fn(),
+                        }
+                    })
+                }
+
+                fn descriptor() -> ::plugin_sdk::__private::plugin_api::Descriptor {
+                    const AUTHORS: &[RStr<'static>] = &[#(RStr::from_str(#authors)),*];
+                    const TARGET_OS: &[RStr<'static>] = &[#(RStr::from_str(#target_os)),*];
+                    ::plugin_sdk::__private::plugin_api::Descriptor {
+                        id: RStr::from_str(#id),
+                        name: RStr::from_str(#name),
+                        version: RStr::from_str(#version),
+                        description: RStr::from_str(#description),
+                        authors: RSlice::from_slice(AUTHORS),
+                        homepage: RStr::from_str(#homepage),
+                        license: RStr::from_str(#license),
+                        host_version_req: RStr::from_str(#host_version),
+                        target_os: RSlice::from_slice(TARGET_OS),
+                        api_version: RStr::from_str(::plugin_sdk::__private::plugin_api::API_VERSION),
+                    }
+                }
+            }
+        };
+
+        /// The symbol abi_stable's loader looks up: the library header and root-module loader.
+        #[unsafe(no_mangle)]
+        pub static #export_name: ::plugin_sdk::__private::abi_stable::library::LibHeader = {
+            extern "C" fn __plugin_sdk_root_module() -> ::plugin_sdk::__private::abi_stable::library::RootModuleResult {
+                ::plugin_sdk::__private::abi_stable::library::__call_root_module_loader(
+                    ::plugin_sdk::__private::root_module::<#plugin_type>,
+                )
+            }
+            // SAFETY: the constructor returns the root module of type `PluginModuleRef`,
+            // which is what this header declares.
+            unsafe {
+                ::plugin_sdk::__private::abi_stable::library::LibHeader::from_constructor::<
+                    ::plugin_sdk::__private::plugin_api::PluginModuleRef,
+                >(
+                    __plugin_sdk_root_module,
+                    ::plugin_sdk::__private::abi_stable::library::CheckTypeLayout::Yes,
+                )
+            }
+        };
+    })
+}

@@ -1,0 +1,346 @@
+//! The bridge between a plugin author's traits and the boundary's root module.
+//!
+//! The export macro implements [`ExportedPlugin`] for the author's plugin type and exports a
+//! root module built by [`root_module`]. Everything here is generic, so the macro's expansion
+//! stays small and this code is tested once for every plugin.
+
+use std::{
+    marker::PhantomData,
+    mem::ManuallyDrop,
+    panic::{self, AssertUnwindSafe},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, RwLock,
+    },
+};
+
+use plugin_api::{
+    abi_stable::{
+        prefix_type::PrefixTypeTrait,
+        sabi_trait::TD_Opaque,
+        std_types::{RResult, RSlice, RStr, RString, RVec},
+    },
+    Capabilities, Descriptor, ErrorKind, HostServicesBox, HttpRequest, HttpResponse, KeyValue,
+    PluginError, PluginInstance, PluginInstanceBox, PluginInstance_TO, PluginModule,
+    PluginModuleRef, RouteSpec, UserContext,
+};
+
+use crate::{
+    logging, panic::guard, value, Configurer, Displayer, Error, Executor, HttpHandler, Instance,
+    Plugin, Request, Response, Result, Route, Services, User, Values,
+};
+
+/// Implemented by the export macro for the plugin type.
+pub trait ExportedPlugin: Plugin {
+    /// Where the loaded plugin lives between `on_load` and `on_unload`.
+    fn state() -> &'static PluginState<Self>;
+    /// Which capabilities the instance type implements, detected at compile time.
+    fn capability_table() -> &'static CapTable<Self::Instance>;
+    /// The descriptor, from `Cargo.toml`.
+    fn descriptor() -> Descriptor;
+}
+
+/// The loaded plugin, if any.
+pub struct PluginState<P> {
+    plugin: RwLock<Option<Arc<P>>>,
+}
+
+impl<P> PluginState<P> {
+    /// An empty state.
+    #[expect(clippy::new_without_default, reason = "must be const for a static")]
+    pub const fn new() -> Self {
+        Self {
+            plugin: RwLock::new(None),
+        }
+    }
+
+    fn get(&self) -> Option<Arc<P>> {
+        self.plugin
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn replace(&self, plugin: Option<Arc<P>>) -> Option<Arc<P>> {
+        std::mem::replace(
+            &mut *self.plugin.write().unwrap_or_else(|e| e.into_inner()),
+            plugin,
+        )
+    }
+}
+
+type ExecuteFn<I> = fn(&I, &str, Values) -> Result<Values>;
+type RoutesFn<I> = fn(&I) -> Vec<Route>;
+type HandleFn<I> = fn(&I, Request) -> Result<Response>;
+type DefaultConfigFn<I> = fn(&I) -> Result<String>;
+type SetConfigFn<I> = fn(&I, &str) -> Result<()>;
+type DisplayFn<I> = fn(&I, &str) -> Result<String>;
+
+/// The capability methods of one instance type; `None` where it lacks the capability.
+pub struct CapTable<I> {
+    /// `execute`.
+    pub execute: Option<ExecuteFn<I>>,
+    /// `routes` and `handle`.
+    pub http: Option<(RoutesFn<I>, HandleFn<I>)>,
+    /// `default_config` and `set_config`.
+    pub config: Option<(DefaultConfigFn<I>, SetConfigFn<I>)>,
+    /// `display`.
+    pub display: Option<DisplayFn<I>>,
+}
+
+impl<I> CapTable<I> {
+    /// The capability flags the host sees.
+    pub fn capabilities(&self) -> Capabilities {
+        let mut caps = Capabilities::NONE;
+        let flags = [
+            (self.execute.is_some(), Capabilities::EXECUTE),
+            (self.http.is_some(), Capabilities::HTTP),
+            (self.config.is_some(), Capabilities::CONFIG),
+            (self.display.is_some(), Capabilities::DISPLAY),
+        ];
+        for (present, flag) in flags {
+            if present {
+                caps |= flag;
+            }
+        }
+        caps
+    }
+}
+
+/// Detects at compile time which capability traits `I` implements.
+///
+/// This is autoref specialisation: with a concrete `I`, method resolution on
+/// `(&Probe::<I>::NEW)` picks the `…Yes` impl (receiver `&Probe<I>`) when `I` implements the
+/// trait and falls back to the `…No` impl (receiver `&&Probe<I>`) otherwise. It only works
+/// where `I` is concrete, which is why the export macro, not generic code, performs the probe.
+pub struct Probe<I>(PhantomData<I>);
+
+impl<I> Probe<I> {
+    /// The probe value.
+    pub const NEW: Self = Probe(PhantomData);
+}
+
+macro_rules! probe {
+    ($yes:ident, $no:ident, $method:ident, $trait:path, $ty:ty, $found:expr) => {
+        #[doc(hidden)]
+        pub trait $yes<I> {
+            fn $method(&self) -> Option<$ty>;
+        }
+        impl<I: $trait> $yes<I> for Probe<I> {
+            fn $method(&self) -> Option<$ty> {
+                Some($found)
+            }
+        }
+        #[doc(hidden)]
+        pub trait $no<I> {
+            fn $method(&self) -> Option<$ty>;
+        }
+        impl<I> $no<I> for &Probe<I> {
+            fn $method(&self) -> Option<$ty> {
+                None
+            }
+        }
+    };
+}
+
+probe!(
+    ExecuteYes,
+    ExecuteNo,
+    execute_fn,
+    Executor,
+    ExecuteFn<I>,
+    |i: &I, label: &str, input: Values| i.execute(label, input)
+);
+probe!(
+    HttpYes,
+    HttpNo,
+    http_fns,
+    HttpHandler,
+    (RoutesFn<I>, HandleFn<I>),
+    (|i: &I| i.routes(), |i: &I, r: Request| i.handle(r))
+);
+probe!(
+    ConfigYes,
+    ConfigNo,
+    config_fns,
+    Configurer,
+    (DefaultConfigFn<I>, SetConfigFn<I>),
+    (default_config_text::<I>, set_config_text::<I>)
+);
+probe!(
+    DisplayYes,
+    DisplayNo,
+    display_fn,
+    Displayer,
+    DisplayFn<I>,
+    |i: &I, location: &str| i.display(location)
+);
+
+fn default_config_text<I: Configurer>(instance: &I) -> Result<String> {
+    serde_json::to_string_pretty(&instance.default_config())
+        .map_err(|e| Error::failed(format!("cannot serialise the default configuration: {e}")))
+}
+
+fn set_config_text<I: Configurer>(instance: &I, text: &str) -> Result<()> {
+    let config: I::Config = serde_json::from_str(text)
+        .map_err(|e| Error::invalid_config(format!("configuration is not valid: {e}")))?;
+    instance.set_config(config).map_err(|e| match e.kind() {
+        ErrorKind::FAILED | ErrorKind::INVALID_INPUT => Error::invalid_config(e.message()),
+        _ => e,
+    })
+}
+
+/// Set while the in-process harness drives a plugin: the process's panic hook then belongs to
+/// the test runner and must not be replaced.
+pub(crate) static IN_HARNESS: AtomicBool = AtomicBool::new(false);
+
+fn unsupported(capability: &str) -> PluginError {
+    PluginError::new(
+        ErrorKind::UNSUPPORTED,
+        format!("this plugin does not offer the `{capability}` capability"),
+    )
+}
+
+/// Builds the root module for `P`. Called once per library by abi_stable's loader.
+pub fn root_module<P: ExportedPlugin>() -> PluginModuleRef {
+    let descriptor = P::descriptor().leak_into_prefix();
+    let module = PluginModule {
+        descriptor,
+        capabilities: P::capability_table().capabilities(),
+        on_load: on_load::<P>,
+        on_unload: on_unload::<P>,
+        new_instance: new_instance::<P>,
+    };
+    // Leaked on purpose: the module lives as long as the library, which is never unloaded.
+    module.leak_into_prefix()
+}
+
+extern "C" fn on_load<P: ExportedPlugin>(services: HostServicesBox) -> RResult<(), PluginError> {
+    if !IN_HARNESS.load(Ordering::SeqCst) {
+        crate::panic::install_hook();
+    }
+    let services = Services::new(services);
+    logging::forward_to(Some(services.clone()));
+    guard("on_load", || {
+        let plugin = P::load(&services)?;
+        P::state().replace(Some(Arc::new(plugin)));
+        Ok(())
+    })
+}
+
+extern "C" fn on_unload<P: ExportedPlugin>() -> RResult<(), PluginError> {
+    let result = guard("on_unload", || match P::state().replace(None) {
+        Some(plugin) => Ok(plugin.unload()?),
+        None => Ok(()),
+    });
+    logging::forward_to(None);
+    result
+}
+
+extern "C" fn new_instance<P: ExportedPlugin>(
+    user: UserContext,
+    services: HostServicesBox,
+) -> RResult<PluginInstanceBox, PluginError> {
+    guard("new_instance", || {
+        let plugin = P::state().get().ok_or_else(|| {
+            PluginError::new(
+                ErrorKind::UNAVAILABLE,
+                "the host asked for an instance before `on_load` succeeded",
+            )
+        })?;
+        let user = User {
+            id: user.id,
+            name: user.name.into_string(),
+            admin: user.admin,
+        };
+        let instance = plugin.new_instance(&user, Services::new(services))?;
+        let adapter = InstanceAdapter {
+            inner: ManuallyDrop::new(instance),
+            table: P::capability_table(),
+        };
+        Ok(PluginInstance_TO::from_value(adapter, TD_Opaque))
+    })
+}
+
+/// An author's instance behind the boundary's `PluginInstance` trait.
+struct InstanceAdapter<I: 'static> {
+    inner: ManuallyDrop<I>,
+    table: &'static CapTable<I>,
+}
+
+impl<I> Drop for InstanceAdapter<I> {
+    fn drop(&mut self) {
+        // The host drops instances through an `extern "C"` vtable entry, where a panic
+        // would abort the host; a panicking `Drop` is logged and swallowed instead.
+        let inner = &mut self.inner;
+        // SAFETY: `inner` is dropped exactly once, here, and never used again.
+        let result = panic::catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(inner) }));
+        if result.is_err() {
+            log::error!("an instance panicked while being dropped");
+        }
+    }
+}
+
+impl<I: Instance> PluginInstance for InstanceAdapter<I> {
+    fn enable(&self) -> RResult<(), PluginError> {
+        guard("enable", || Ok(self.inner.enable()?))
+    }
+
+    fn disable(&self) -> RResult<(), PluginError> {
+        guard("disable", || Ok(self.inner.disable()?))
+    }
+
+    fn execute(
+        &self,
+        label: RStr<'_>,
+        input: RSlice<'_, KeyValue>,
+    ) -> RResult<RVec<KeyValue>, PluginError> {
+        guard("execute", || {
+            let execute = self.table.execute.ok_or_else(|| unsupported("execute"))?;
+            let input = value::values_from_abi(input)?;
+            Ok(value::values_to_abi(execute(
+                &self.inner,
+                label.as_str(),
+                input,
+            )?))
+        })
+    }
+
+    fn routes(&self) -> RResult<RVec<RouteSpec>, PluginError> {
+        guard("routes", || {
+            let (routes, _) = self.table.http.ok_or_else(|| unsupported("http"))?;
+            Ok(routes(&self.inner)
+                .into_iter()
+                .map(RouteSpec::from)
+                .collect())
+        })
+    }
+
+    fn handle_http(&self, request: HttpRequest) -> RResult<HttpResponse, PluginError> {
+        guard("handle_http", || {
+            let (_, handle) = self.table.http.ok_or_else(|| unsupported("http"))?;
+            Ok(handle(&self.inner, Request::from(request))?.into())
+        })
+    }
+
+    fn default_config(&self) -> RResult<RString, PluginError> {
+        guard("default_config", || {
+            let (default_config, _) = self.table.config.ok_or_else(|| unsupported("config"))?;
+            Ok(default_config(&self.inner)?.into())
+        })
+    }
+
+    fn set_config(&self, config: RStr<'_>) -> RResult<(), PluginError> {
+        guard("set_config", || {
+            let (_, set_config) = self.table.config.ok_or_else(|| unsupported("config"))?;
+            Ok(set_config(&self.inner, config.as_str())?)
+        })
+    }
+
+    fn display(&self, location: RStr<'_>) -> RResult<RString, PluginError> {
+        guard("display", || {
+            let display = self.table.display.ok_or_else(|| unsupported("display"))?;
+            Ok(display(&self.inner, location.as_str())?.into())
+        })
+    }
+}

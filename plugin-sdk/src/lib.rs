@@ -1,0 +1,58 @@
+//! Write native plugins for `plugin-host` in idiomatic Rust.
+//!
+//! A plugin is a `cdylib` crate with a type implementing [`Plugin`], an instance type
+//! implementing [`Instance`] plus any of the capability traits ([`Executor`], [`HttpHandler`],
+//! [`Configurer`], [`Displayer`]), and one line:
+//!
+//! ```ignore
+//! plugin_sdk::export_plugin!(MyPlugin);
+//! ```
+//!
+//! The macro reads the descriptor from the crate's `Cargo.toml` (`[package]` and
+//! `[package.metadata.plugin]`), checks it at compile time, detects which capabilities the
+//! instance type implements, and exports the root module of `plugin-api`.
+//!
+//! What this crate takes care of, so authors never see `abi_stable`:
+//!
+//! - conversion between the boundary's `abi_stable` types and std types and `serde`;
+//! - `catch_unwind` around every entry point: a panic becomes an [`ErrorKind::PANICKED`]
+//!   error carrying the panic message and location, and the host keeps running;
+//! - the `log` crate's records reaching the host's log for this plugin;
+//! - an in-process [`testing::Harness`] that drives a plugin through the same entry points the
+//!   host uses, without building a shared library.
+
+#![warn(missing_docs)]
+
+mod error;
+mod glue;
+mod http;
+mod logging;
+mod panic;
+mod plugin;
+mod services;
+pub mod testing;
+mod value;
+
+pub use error::{Error, Result};
+pub use http::{Request, Response, Route};
+pub use plugin::{Configurer, Displayer, Executor, HttpHandler, Instance, Plugin, User};
+pub use plugin_api::{ErrorKind, API_VERSION};
+pub use plugin_sdk_macros::export_plugin;
+pub use services::{Message, Services};
+pub use value::{Value, Values};
+
+/// Re-exports that the export macro's expansion refers to. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::glue::*;
+    pub use plugin_api;
+    pub use plugin_api::abi_stable;
+}
+
+/// The names most plugins need: `use plugin_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        export_plugin, Configurer, Displayer, Error, ErrorKind, Executor, HttpHandler, Instance,
+        Message, Plugin, Request, Response, Result, Route, Services, User, Value, Values,
+    };
+}

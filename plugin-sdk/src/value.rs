@@ -1,0 +1,138 @@
+//! Values of the execute capability, in std types.
+
+use std::collections::BTreeMap;
+
+use plugin_api::{
+    abi_stable::std_types::{RSlice, RString, RVec},
+    KeyValue,
+};
+
+/// A value in an execute context.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// No value.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// Text.
+    Str(String),
+    /// Bytes.
+    Bytes(Vec<u8>),
+    /// Structured data.
+    Json(serde_json::Value),
+}
+
+/// A string-keyed context of values, sorted by key.
+pub type Values = BTreeMap<String, Value>;
+
+impl Value {
+    /// The text, if this is a [`Value::Str`].
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is a [`Value::Int`].
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+impl From<f64> for Value {
+    fn from(f: f64) -> Self {
+        Value::Float(f)
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(b: Vec<u8>) -> Self {
+        Value::Bytes(b)
+    }
+}
+impl From<serde_json::Value> for Value {
+    fn from(j: serde_json::Value) -> Self {
+        Value::Json(j)
+    }
+}
+
+impl From<Value> for plugin_api::Value {
+    fn from(value: Value) -> Self {
+        use plugin_api::Value as V;
+        match value {
+            Value::Null => V::Null,
+            Value::Bool(b) => V::Bool(b),
+            Value::Int(i) => V::Int(i),
+            Value::Float(f) => V::Float(f),
+            Value::Str(s) => V::Str(s.into()),
+            Value::Bytes(b) => V::Bytes(b.into()),
+            Value::Json(j) => V::Json(j.to_string().into()),
+        }
+    }
+}
+
+impl TryFrom<plugin_api::Value> for Value {
+    type Error = crate::Error;
+
+    fn try_from(value: plugin_api::Value) -> crate::Result<Self> {
+        use plugin_api::Value as V;
+        Ok(match value {
+            V::Null => Value::Null,
+            V::Bool(b) => Value::Bool(b),
+            V::Int(i) => Value::Int(i),
+            V::Float(f) => Value::Float(f),
+            V::Str(s) => Value::Str(s.into()),
+            V::Bytes(b) => Value::Bytes(b.into()),
+            V::Json(j) => Value::Json(serde_json::from_str(&j)?),
+        })
+    }
+}
+
+pub(crate) fn values_to_abi(values: Values) -> RVec<KeyValue> {
+    values
+        .into_iter()
+        .map(|(key, value)| KeyValue {
+            key: RString::from(key),
+            value: value.into(),
+        })
+        .collect()
+}
+
+pub(crate) fn values_from_abi(values: RSlice<'_, KeyValue>) -> crate::Result<Values> {
+    values
+        .iter()
+        .map(|kv| {
+            Ok((
+                kv.key.as_str().to_owned(),
+                Value::try_from(kv.value.clone())?,
+            ))
+        })
+        .collect()
+}

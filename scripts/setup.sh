@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need on a fresh Debian machine.
+# Idempotent and non-interactive: safe to run on every CI run.
+set -euo pipefail
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
+# Debian packages: cross linkers for the foreign targets and qemu-user to run their binaries.
+APT_PACKAGES=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-i686-linux-gnu libc6-dev-i386-cross qemu-user)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "Debian packages present"
+fi
+
+# The pinned toolchain (rust-toolchain.toml) and the four Linux targets.
+TOOLCHAIN=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$(dirname "$0")/../rust-toolchain.toml")
+TARGETS=(x86_64-unknown-linux-gnu i686-unknown-linux-gnu armv7-unknown-linux-gnueabihf aarch64-unknown-linux-gnu)
+installed=$(rustup target list --installed --toolchain "$TOOLCHAIN" 2>/dev/null || true)
+for t in "${TARGETS[@]}"; do
+  if ! grep -qx "$t" <<<"$installed"; then
+    log "rustup target add $t (toolchain $TOOLCHAIN)"
+    rustup target add --toolchain "$TOOLCHAIN" "$t"
+  fi
+done
+
+# A second toolchain proves the ABI is stable across compilers. It cannot be downloaded
+# here, so it must already be on the machine; say so loudly if it is not.
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  log "warning: no nightly toolchain; the cross-compiler ABI test will fail (rustup toolchain install nightly)"
+fi
+log "setup done"
