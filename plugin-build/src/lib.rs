@@ -1,60 +1,24 @@
 //! `plugin-build`: the plugin author's tool.
 //!
-//! Its commands (`new`, `cap`, `build`, `package`, `deploy`, `inspect`, `doctor`) arrive one
-//! by one; this skeleton parses the command line and says plainly which commands exist yet.
+//! The library does the work; `main.rs` only calls [`main_entry`]. Each subcommand owns a
+//! module: [`cap`] pins shared crates to a host's `Cargo.lock`, [`build`] cross-builds for the
+//! four Linux targets. Every external process goes through [`process`], which records the
+//! exact command line and shows the child's stderr on failure. The targets are defined once,
+//! in [`targets`].
 
 #![warn(missing_docs)]
 
-use std::process::ExitCode;
+pub mod build;
+pub mod cap;
+mod cli;
+pub mod process;
+pub mod targets;
 
-use clap::Parser;
+pub use cli::{main_entry, Cli, Command};
 
-/// Exit code: the command failed.
+/// Exit code: success.
+pub const EXIT_SUCCESS: u8 = 0;
+/// Exit code: the command failed, or `--check` found mismatches.
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code: the command line was refused.
 pub const EXIT_USAGE: u8 = 2;
-
-/// Command-line arguments.
-#[derive(Debug, Parser)]
-#[command(
-    name = "plugin-build",
-    version,
-    about = "Build, pin, package and deploy native plugins"
-)]
-pub struct Cli {
-    /// The subcommand to run.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-/// The subcommands.
-#[derive(Debug, clap::Subcommand)]
-pub enum Command {
-    /// Print the targets this tool knows.
-    Targets,
-}
-
-/// Runs the command line and returns the process exit code.
-pub fn main_entry() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Some(Command::Targets) => {
-            for (name, triple) in TARGETS {
-                println!("{name:6} {triple}");
-            }
-            ExitCode::SUCCESS
-        }
-        None => {
-            eprintln!("error: no command given; run `plugin-build --help`");
-            ExitCode::from(EXIT_USAGE)
-        }
-    }
-}
-
-/// The four Linux targets, by the short names gotify uses for its build images.
-pub const TARGETS: [(&str, &str); 4] = [
-    ("amd64", "x86_64-unknown-linux-gnu"),
-    ("386", "i686-unknown-linux-gnu"),
-    ("arm-7", "armv7-unknown-linux-gnueabihf"),
-    ("arm64", "aarch64-unknown-linux-gnu"),
-];

@@ -29,7 +29,10 @@ impl Executor for TemplateInstance {
     fn execute(&self, label: &str, input: Values) -> Result<Values> {
         match label {
             "hello" => {
-                let name = input.get("name").and_then(Value::as_str).unwrap_or(&self.user.name);
+                let name = input
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&self.user.name);
                 let mut out = Values::new();
                 out.insert("message".into(), format!("hello, {name}").into());
                 Ok(out)

@@ -1,0 +1,65 @@
+//! Command-line parsing and dispatch: parse, run the subcommand, print the error chain, map
+//! the exit code.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::{build, cap, EXIT_FAILURE};
+
+/// Build, pin, package and deploy native plugins.
+#[derive(Debug, Parser)]
+#[command(
+    name = "plugin-build",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// The subcommand; `build` when omitted, so `plugin-build --target arm64` builds.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Arguments of the default `build` command.
+    #[command(flatten)]
+    pub build: build::BuildArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Pin the plugin's shared crates to the versions in the host's Cargo.lock.
+    Cap(cap::CapArgs),
+    /// Build the plugin for one or more targets (the default command).
+    Build(build::BuildArgs),
+    /// Print the targets this tool knows.
+    Targets,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main_entry() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Cap(args)) => cap::run(&args),
+        Some(Command::Build(args)) => build::run(&args),
+        None => build::run(&cli.build),
+        Some(Command::Targets) => {
+            for target in crate::targets::TARGETS {
+                println!("{:6} {}", target.name, target.triple);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            let mut source = std::error::Error::source(err.as_ref());
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
