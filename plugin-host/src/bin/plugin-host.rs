@@ -1,0 +1,351 @@
+//! `plugin-host`: load a folder of plugins and list or call them, without writing a host.
+//!
+//! Exit codes: 0 success; 1 the plugin's call failed; 2 bad command line; 3 the plugin is
+//! missing or not active.
+
+use std::{io::Write, path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use plugin_host::{CallError, HostConfig, PluginManager, PluginReport, User, Value, Values};
+
+const EXIT_CALL_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_NOT_AVAILABLE: u8 = 3;
+
+/// Load a folder of plugins and list or call them.
+#[derive(Debug, Parser)]
+#[command(name = "plugin-host", version, about)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug with abi_stable's full reports).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// The folder of plugin files.
+    #[arg(long, value_name = "DIR", env = "PLUGINS_DIR")]
+    plugins_dir: PathBuf,
+    /// The host application version plugins are checked against.
+    #[arg(long, value_name = "SEMVER", default_value = "1.0.0")]
+    host_version: semver::Version,
+    /// Persist plugin storage in this folder (default: in memory).
+    #[arg(long, value_name = "DIR")]
+    storage_dir: Option<PathBuf>,
+    /// Write JSON to stdout instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load every plugin in the folder and show each one's status.
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Call a plugin's execute capability: LABEL with KEY=VALUE (text) or KEY:=JSON inputs.
+    /// Without a LABEL, describe the plugin.
+    Call {
+        #[command(flatten)]
+        common: Common,
+        /// The plugin id.
+        id: String,
+        /// The operation.
+        label: Option<String>,
+        /// Inputs: KEY=TEXT or KEY:=JSON (numbers, true/false, null, objects).
+        #[arg(value_name = "KEY=VALUE")]
+        values: Vec<String>,
+        /// The user name the instance is created for.
+        #[arg(long, default_value = "cli")]
+        user: String,
+    },
+}
+
+struct StderrLogger;
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            eprintln!(
+                "[{} {}] {}",
+                record.level().as_str().to_lowercase(),
+                record.target(),
+                record.args()
+            );
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = log::set_logger(&StderrLogger);
+    log::set_max_level(match cli.verbose {
+        0 => log::LevelFilter::Error,
+        1 => log::LevelFilter::Info,
+        _ => log::LevelFilter::Debug,
+    });
+    let result = match cli.command {
+        Command::List { common } => list(&common),
+        Command::Call {
+            common,
+            id,
+            label,
+            values,
+            user,
+        } => call(&common, &id, label.as_deref(), &values, &user),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_CALL_FAILED)
+        }
+    }
+}
+
+fn manager(common: &Common) -> PluginManager {
+    let mut config = HostConfig::new(common.host_version.clone()).on_message(|event| {
+        eprintln!(
+            "message from `{}` (priority {}): {}: {}",
+            event.plugin_id, event.priority, event.title, event.message
+        );
+    });
+    if let Some(dir) = &common.storage_dir {
+        config = config.storage_dir(dir);
+    }
+    PluginManager::new(config)
+}
+
+fn report_json(report: &PluginReport) -> serde_json::Value {
+    let info = report.info.as_ref();
+    serde_json::json!({
+        "path": report.path,
+        "id": report.id(),
+        "name": info.map(|i| &i.name),
+        "version": info.map(|i| &i.version),
+        "api_version": info.map(|i| &i.api_version),
+        "capabilities": info.map(|i| &i.capabilities),
+        "status": report.status.name(),
+        "error": report.error().map(|e| serde_json::json!({
+            "code": e.refusal.code(),
+            "message": e.to_string(),
+            "cause": e.refusal.to_string(),
+            "fix": e.refusal.fix(),
+        })),
+    })
+}
+
+fn list(common: &Common) -> std::io::Result<ExitCode> {
+    if !common.plugins_dir.is_dir() {
+        eprintln!(
+            "error: plugins folder `{}` does not exist or is not a folder",
+            common.plugins_dir.display()
+        );
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
+    let mut manager = manager(common);
+    let reports = manager.load_dir(&common.plugins_dir);
+    let mut out = std::io::stdout().lock();
+    if common.json {
+        let doc = serde_json::json!({
+            "host_api_version": manager.api_version(),
+            "plugins_dir": common.plugins_dir,
+            "plugins": reports.iter().map(report_json).collect::<Vec<_>>(),
+        });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("JSON values serialise")
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<[String; 5]> = reports
+        .iter()
+        .map(|r| {
+            let info = r.info.as_ref();
+            [
+                r.id().unwrap_or("-").to_owned(),
+                info.map_or("-".into(), |i| i.version.clone()),
+                info.map_or("-".into(), |i| i.api_version.clone()),
+                r.status.name().to_owned(),
+                r.path.display().to_string(),
+            ]
+        })
+        .collect();
+    let header = ["ID", "VERSION", "API", "STATUS", "FILE"].map(String::from);
+    let widths: Vec<usize> = (0..5)
+        .map(|c| {
+            rows.iter()
+                .chain([&header])
+                .map(|r| r[c].len())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |row: &[String; 5]| {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:w$}"))
+            .collect();
+        cells.join("  ").trim_end().to_owned()
+    };
+    writeln!(out, "{}", line(&header))?;
+    for (row, report) in rows.iter().zip(&reports) {
+        writeln!(out, "{}", line(row))?;
+        if let Some(error) = report.error() {
+            for text in error.to_string().lines() {
+                writeln!(out, "    {text}")?;
+            }
+        }
+    }
+    let active = reports
+        .iter()
+        .filter(|r| r.status.name() == "active")
+        .count();
+    writeln!(
+        out,
+        "{active} active, {} invalid, host plugin-api {}",
+        reports.len() - active,
+        manager.api_version()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_value(arg: &str) -> Result<(String, Value), String> {
+    if let Some((key, json)) = arg.split_once(":=") {
+        let parsed: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| format!("`{arg}`: the text after `:=` is not JSON ({e})"))?;
+        let value = match parsed {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(b),
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            serde_json::Value::String(s) => Value::Str(s.into()),
+            other => Value::Json(other.to_string().into()),
+        };
+        return Ok((key.to_owned(), value));
+    }
+    match arg.split_once('=') {
+        Some((key, text)) if !key.is_empty() => Ok((key.to_owned(), Value::Str(text.into()))),
+        _ => Err(format!("`{arg}` is not KEY=VALUE or KEY:=JSON")),
+    }
+}
+
+fn value_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Int(i) => (*i).into(),
+        Value::Float(f) => (*f).into(),
+        Value::Str(s) => s.as_str().into(),
+        Value::Bytes(b) => b
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+            .into(),
+        Value::Json(j) => serde_json::from_str(j).unwrap_or_else(|_| j.as_str().into()),
+    }
+}
+
+fn call(
+    common: &Common,
+    id: &str,
+    label: Option<&str>,
+    args: &[String],
+    user: &str,
+) -> std::io::Result<ExitCode> {
+    let mut input = Values::new();
+    for arg in args {
+        match parse_value(arg) {
+            Ok((k, v)) => {
+                input.insert(k, v);
+            }
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        }
+    }
+    let mut manager = manager(common);
+    let reports = manager.load_dir(&common.plugins_dir);
+    let Some(info) = manager.info(id).cloned() else {
+        let refused = reports
+            .iter()
+            .find(|r| r.id().is_some_and(|rid| rid.eq_ignore_ascii_case(id)));
+        match refused.and_then(PluginReport::error) {
+            Some(error) => eprintln!("error: {error}"),
+            None => eprintln!(
+                "error: no plugin with id `{id}` in `{}`",
+                common.plugins_dir.display()
+            ),
+        }
+        return Ok(ExitCode::from(EXIT_NOT_AVAILABLE));
+    };
+    let instance = match manager.instance(id, &User::new(1, user)) {
+        Ok(instance) => instance,
+        Err(e) => return Ok(failure(&e)),
+    };
+    let mut out = std::io::stdout().lock();
+    let Some(label) = label else {
+        writeln!(
+            out,
+            "{} {} ({}), plugin-api {}",
+            info.name, info.version, info.id, info.api_version
+        )?;
+        if !info.description.is_empty() {
+            writeln!(out, "{}", info.description)?;
+        }
+        writeln!(out, "capabilities: {}", info.capabilities.join(", "))?;
+        if let Ok(routes) = instance.routes() {
+            for r in routes {
+                writeln!(out, "route: {} {} (label `{}`)", r.method, r.path, r.label)?;
+            }
+        }
+        if let Ok(markdown) = instance.display("http://localhost") {
+            writeln!(out, "\n{}", markdown.trim_end())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    match instance.execute(label, &input) {
+        Ok(output) => {
+            if common.json {
+                let doc: serde_json::Map<String, serde_json::Value> = output
+                    .iter()
+                    .map(|(k, v)| (k.clone(), value_json(v)))
+                    .collect();
+                writeln!(out, "{}", serde_json::Value::Object(doc))?;
+            } else {
+                for (key, value) in &output {
+                    let shown = match value {
+                        Value::Str(s) => s.to_string(),
+                        other => value_json(other).to_string(),
+                    };
+                    writeln!(out, "{key} = {shown}")?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(failure(&e)),
+    }
+}
+
+fn failure(error: &CallError) -> ExitCode {
+    eprintln!("error: {error}");
+    match error {
+        CallError::NotFound { .. } | CallError::NotActive { .. } => {
+            ExitCode::from(EXIT_NOT_AVAILABLE)
+        }
+        _ => ExitCode::from(EXIT_CALL_FAILED),
+    }
+}

@@ -1,0 +1,323 @@
+//! Why a plugin was refused, in words a person can act on.
+//!
+//! abi_stable's own errors run to hundreds of lines. Each refusal here is a typed variant
+//! that knows its cause and its fix; [`LoadError`] renders it in at most four lines:
+//!
+//! ```text
+//! plugin rejected: plugins/notify-arm64.so
+//!   built for aarch64 (64-bit); this host is x86_64 (64-bit)
+//!   fix: build it for this host: `plugin-build --target amd64`
+//! ```
+//!
+//! The full abi_stable report, where there is one, is kept in [`LoadError::detail`] and
+//! logged at debug level.
+
+use std::{fmt, path::PathBuf};
+
+use crate::preflight::host_machine;
+
+/// Why a plugin cannot be used, one variant per cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The file cannot be read.
+    Unreadable {
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The path is not a regular file.
+    NotAFile,
+    /// The file is empty.
+    Empty,
+    /// The file is not ELF at all.
+    NotElf {
+        /// What it looks like instead.
+        found: String,
+    },
+    /// ELF, but damaged (typically cut short by an interrupted copy).
+    Malformed {
+        /// The parser's complaint.
+        detail: String,
+    },
+    /// Built for another CPU or word size.
+    WrongArchitecture {
+        /// The file's machine.
+        found: String,
+        /// This host's machine.
+        expected: String,
+    },
+    /// ELF, but not a shared object.
+    NotSharedObject {
+        /// What it is instead.
+        found: String,
+    },
+    /// A shared library that does not export a plugin root module.
+    NotAPlugin,
+    /// `dlopen` failed (a missing dependency, a newer glibc, ...).
+    OpenFailed {
+        /// The dynamic loader's message.
+        reason: String,
+    },
+    /// Built with an abi_stable line this host cannot read.
+    AbiStableMismatch {
+        /// What the plugin's header says.
+        found: String,
+    },
+    /// Built against an older major version of plugin-api.
+    ApiTooOld {
+        /// The plugin's plugin-api version.
+        plugin: String,
+        /// The host's plugin-api version.
+        host: String,
+    },
+    /// Built against a newer plugin-api than the host provides.
+    ApiTooNew {
+        /// The plugin's plugin-api version.
+        plugin: String,
+        /// The host's plugin-api version.
+        host: String,
+    },
+    /// Same plugin-api version, different type layouts: built against a modified copy.
+    LayoutMismatch {
+        /// The version both claim.
+        version: String,
+    },
+    /// The library's root-module constructor returned an error.
+    InitFailed {
+        /// Its message.
+        message: String,
+    },
+    /// The library's root-module constructor panicked.
+    InitPanicked,
+    /// A descriptor field is not valid.
+    InvalidDescriptor {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The plugin does not support this host application's version.
+    HostVersionMismatch {
+        /// What the plugin requires.
+        required: String,
+        /// This host's version.
+        host: String,
+    },
+    /// The plugin does not support this operating system.
+    UnsupportedOs {
+        /// The systems it supports.
+        supported: Vec<String>,
+        /// This system.
+        this: String,
+    },
+    /// Another loaded plugin has the same id.
+    DuplicateId {
+        /// The id.
+        id: String,
+        /// The file that has it already.
+        loaded_from: PathBuf,
+    },
+    /// `on_load` returned an error.
+    OnLoadFailed {
+        /// The plugin's message.
+        message: String,
+    },
+    /// `on_load` panicked.
+    OnLoadPanicked {
+        /// The panic message.
+        message: String,
+    },
+}
+
+fn host_target_name() -> &'static str {
+    match host_machine() {
+        "x86_64" => "amd64",
+        "x86" => "386",
+        "arm" => "arm-7",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+impl Refusal {
+    /// A short stable name for the kind of refusal, for JSON output and matching.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unreadable { .. } => "unreadable",
+            Self::NotAFile => "not-a-file",
+            Self::Empty => "empty",
+            Self::NotElf { .. } => "not-elf",
+            Self::Malformed { .. } => "malformed",
+            Self::WrongArchitecture { .. } => "wrong-architecture",
+            Self::NotSharedObject { .. } => "not-shared-object",
+            Self::NotAPlugin => "not-a-plugin",
+            Self::OpenFailed { .. } => "open-failed",
+            Self::AbiStableMismatch { .. } => "abi-stable-mismatch",
+            Self::ApiTooOld { .. } => "api-too-old",
+            Self::ApiTooNew { .. } => "api-too-new",
+            Self::LayoutMismatch { .. } => "layout-mismatch",
+            Self::InitFailed { .. } => "init-failed",
+            Self::InitPanicked => "init-panicked",
+            Self::InvalidDescriptor { .. } => "invalid-descriptor",
+            Self::HostVersionMismatch { .. } => "host-version-mismatch",
+            Self::UnsupportedOs { .. } => "unsupported-os",
+            Self::DuplicateId { .. } => "duplicate-id",
+            Self::OnLoadFailed { .. } => "on-load-failed",
+            Self::OnLoadPanicked { .. } => "on-load-panicked",
+        }
+    }
+
+    /// What to do about it, as one line with the command where there is one.
+    pub fn fix(&self) -> String {
+        let target = host_target_name();
+        match self {
+            Self::Unreadable { .. } => "check the file's permissions and that the plugins folder is readable".into(),
+            Self::NotAFile => "keep only plugin files (`.so`) or plugin folders in the plugins folder".into(),
+            Self::Empty | Self::Malformed { .. } => {
+                "the file is incomplete (an interrupted copy?): deploy it again with `plugin-build deploy`".into()
+            }
+            Self::NotElf { .. } | Self::NotSharedObject { .. } => {
+                format!("remove it from the plugins folder, or build the plugin with `plugin-build --target {target}`")
+            }
+            Self::WrongArchitecture { .. } => format!("build it for this host: `plugin-build --target {target}`"),
+            Self::NotAPlugin => "export the plugin with `plugin_sdk::export_plugin!`, or remove this library from the plugins folder".into(),
+            Self::OpenFailed { .. } => {
+                "install what the loader names, or rebuild with an older glibc floor: `plugin-build --backend zigbuild --glibc 2.17`".into()
+            }
+            Self::AbiStableMismatch { .. } => {
+                "rebuild the plugin against this host's plugin-api: `plugin-build cap --from <host>/Cargo.lock`".into()
+            }
+            Self::ApiTooOld { .. } => {
+                "rebuild the plugin against this host's plugin-api: `plugin-build cap --from <host>/Cargo.lock`".into()
+            }
+            Self::ApiTooNew { .. } => {
+                "update the host, or rebuild the plugin against an older plugin-api: `plugin-build cap --from <host>/Cargo.lock`".into()
+            }
+            Self::LayoutMismatch { .. } => {
+                "rebuild against the released plugin-api, not a modified copy: `plugin-build cap --from <host>/Cargo.lock`".into()
+            }
+            Self::InitFailed { .. } | Self::InitPanicked => "see the plugin's log; report it to the plugin's authors".into(),
+            Self::InvalidDescriptor { field, .. } => {
+                format!("fix `{field}` in the plugin's Cargo.toml (`[package.metadata.plugin]`) and rebuild")
+            }
+            Self::HostVersionMismatch { .. } => {
+                "install a release of the plugin made for this host version, or update the host".into()
+            }
+            Self::UnsupportedOs { .. } => "use a build of the plugin made for this system".into(),
+            Self::DuplicateId { .. } => "remove one of the two files, or give one plugin another `id`".into(),
+            Self::OnLoadFailed { .. } | Self::OnLoadPanicked { .. } => {
+                "see the plugin's log; fix its configuration or report it to the plugin's authors".into()
+            }
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable { reason } => write!(f, "cannot read the file: {reason}"),
+            Self::NotAFile => f.write_str("not a regular file"),
+            Self::Empty => f.write_str("the file is empty (0 bytes); expected an ELF shared object"),
+            Self::NotElf { found } => write!(f, "not an ELF shared object: found {found}"),
+            Self::Malformed { detail } => write!(f, "a damaged ELF file: {detail}"),
+            Self::WrongArchitecture { found, expected } => write!(f, "built for {found}; this host is {expected}"),
+            Self::NotSharedObject { found } => write!(f, "expected an ELF shared object, found {found}"),
+            Self::NotAPlugin => f.write_str("a shared library, but not a plugin: it exports no plugin root module"),
+            Self::OpenFailed { reason } => write!(f, "the dynamic loader refused it: {reason}"),
+            Self::AbiStableMismatch { found } => {
+                write!(f, "built with abi_stable {found}; this host reads abi_stable 0.11 plugins")
+            }
+            Self::ApiTooOld { plugin, host } | Self::ApiTooNew { plugin, host } => {
+                write!(f, "built against plugin-api {plugin}; this host provides {host}")
+            }
+            Self::LayoutMismatch { version } => write!(
+                f,
+                "its plugin-api {version} types differ from this host's plugin-api {version}: built against a modified copy"
+            ),
+            Self::InitFailed { message } => write!(f, "the plugin failed to initialise: {message}"),
+            Self::InitPanicked => f.write_str("the plugin panicked while initialising"),
+            Self::InvalidDescriptor { field, problem } => write!(f, "descriptor field `{field}` {problem}"),
+            Self::HostVersionMismatch { required, host } => {
+                write!(f, "requires host version `{required}`; this host is {host}")
+            }
+            Self::UnsupportedOs { supported, this } => {
+                write!(f, "supports {}; this host runs {this}", supported.join(", "))
+            }
+            Self::DuplicateId { id, loaded_from } => {
+                write!(f, "id `{id}` is already taken by {}", loaded_from.display())
+            }
+            Self::OnLoadFailed { message } => write!(f, "`on_load` failed: {message}"),
+            Self::OnLoadPanicked { message } => f.write_str(message),
+        }
+    }
+}
+
+/// A plugin file that could not be loaded: which file, which plugin if known, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    /// The file.
+    pub path: PathBuf,
+    /// The plugin's id, when it got far enough to tell.
+    pub id: Option<String>,
+    /// Why it was refused.
+    pub refusal: Refusal,
+    /// The full underlying report (abi_stable's layout dump, the loader's text), for debugging.
+    pub detail: Option<String>,
+}
+
+impl LoadError {
+    pub(crate) fn new(path: impl Into<PathBuf>, refusal: Refusal) -> Self {
+        Self {
+            path: path.into(),
+            id: None,
+            refusal,
+            detail: None,
+        }
+    }
+
+    pub(crate) fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.id {
+            Some(id) => writeln!(f, "plugin rejected: `{id}` from {}", self.path.display())?,
+            None => writeln!(f, "plugin rejected: {}", self.path.display())?,
+        }
+        writeln!(f, "  {}", self.refusal)?;
+        write!(f, "  fix: {}", self.refusal.fix())
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_errors_are_short_and_name_a_fix() {
+        let err = LoadError::new(
+            "plugins/notify-arm64.so",
+            Refusal::WrongArchitecture {
+                found: "aarch64 (64-bit)".into(),
+                expected: "x86_64 (64-bit)".into(),
+            },
+        );
+        let text = err.to_string();
+        assert!(text.lines().count() <= 4, "{text}");
+        assert!(
+            text.starts_with("plugin rejected: plugins/notify-arm64.so"),
+            "{text}"
+        );
+        assert!(text.contains("fix: "), "{text}");
+    }
+}

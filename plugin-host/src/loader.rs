@@ -1,0 +1,189 @@
+//! Loads one plugin file: preflight, `dlopen` through abi_stable, layout and version checks,
+//! descriptor checks. Maps every abi_stable error to a [`Refusal`].
+//!
+//! Always `lib_header_from_path` + `init_root_module`, never `RootModule::load_from_*`: those
+//! cache the first module of a type in a static and return it for every later path, so two
+//! plugins would silently become one.
+
+use std::path::Path;
+
+use plugin_api::{
+    abi_stable::library::{lib_header_from_path, LibraryError, RootModuleError},
+    compat::{self, ApiIncompatibility, ApiVersion},
+    PluginModuleRef,
+};
+
+use crate::{
+    error::{LoadError, Refusal},
+    manager::PluginInfo,
+    preflight,
+};
+
+/// A library that passed every check before `on_load`.
+pub(crate) struct Opened {
+    pub module: PluginModuleRef,
+    pub info: PluginInfo,
+}
+
+/// What the loader checks descriptors against.
+pub(crate) struct HostFacts<'a> {
+    pub host_version: &'a semver::Version,
+}
+
+// Boxed: a `LoadError` is large and the success path should stay small.
+pub(crate) fn open(path: &Path, host: &HostFacts<'_>) -> Result<Opened, Box<LoadError>> {
+    preflight::check(path).map_err(|refusal| Box::new(LoadError::new(path, refusal)))?;
+
+    let header = lib_header_from_path(path).map_err(|e| Box::new(map_library_error(path, e, None)))?;
+    let plugin_version = header.version_strings().to_string();
+    let module = header
+        .init_root_module::<PluginModuleRef>()
+        .map_err(|e| Box::new(map_library_error(path, e, Some(&plugin_version))))?;
+
+    let info = PluginInfo::from_module(module, path);
+    check_descriptor(&info, host)
+        .map_err(|refusal| LoadError::new(path, refusal).with_id(&info.id))?;
+    Ok(Opened { module, info })
+}
+
+fn map_library_error(path: &Path, error: LibraryError, plugin_version: Option<&str>) -> LoadError {
+    let detail = error.to_string();
+    log::debug!("abi_stable refused {}: {detail}", path.display());
+    let refusal = match error {
+        LibraryError::OpenError { err, .. } => Refusal::OpenFailed {
+            reason: err.to_string(),
+        },
+        LibraryError::GetSymbolError { .. } => Refusal::NotAPlugin,
+        LibraryError::ParseVersionError(e) => Refusal::InitFailed {
+            message: format!("unreadable version: {e}"),
+        },
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => {
+            let (plugin, host) = (actual_version.to_string(), expected_version.to_string());
+            if actual_version.major > expected_version.major {
+                Refusal::ApiTooNew { plugin, host }
+            } else {
+                Refusal::ApiTooOld { plugin, host }
+            }
+        }
+        LibraryError::RootModule {
+            err: RootModuleError::Returned(e),
+            ..
+        } => Refusal::InitFailed {
+            message: e.to_string().trim().to_owned(),
+        },
+        LibraryError::RootModule {
+            err: RootModuleError::Unwound,
+            ..
+        } => Refusal::InitPanicked,
+        LibraryError::AbiInstability(_) => Refusal::LayoutMismatch {
+            version: plugin_version.unwrap_or("unknown").to_owned(),
+        },
+        LibraryError::InvalidAbiHeader(found) => Refusal::AbiStableMismatch {
+            found: format!("{}.{}", found.abi_major, found.abi_minor),
+        },
+        LibraryError::InvalidCAbi { .. } => Refusal::AbiStableMismatch {
+            found: "(a different C ABI)".into(),
+        },
+        LibraryError::Many(list) => match list.into_iter().next() {
+            Some(first) => return map_library_error(path, first, plugin_version),
+            None => Refusal::InitFailed {
+                message: "unknown loader error".into(),
+            },
+        },
+    };
+    LoadError::new(path, refusal).with_detail(detail)
+}
+
+/// `[A-Za-z0-9._-]+`.
+pub(crate) fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+fn check_descriptor(info: &PluginInfo, host: &HostFacts<'_>) -> Result<(), Refusal> {
+    if !is_valid_id(&info.id) {
+        return Err(Refusal::InvalidDescriptor {
+            field: "id",
+            problem: format!(
+                "`{}` may only hold letters, digits, `.`, `_` and `-`",
+                info.id
+            ),
+        });
+    }
+    if let Err(e) = semver::Version::parse(&info.version) {
+        return Err(Refusal::InvalidDescriptor {
+            field: "version",
+            problem: format!("`{}` is not a semver version ({e})", info.version),
+        });
+    }
+    match compat::check_api_compatibility(ApiVersion::current(), &info.api_version) {
+        Ok(()) => {}
+        Err(ApiIncompatibility::Unparseable { found }) => {
+            return Err(Refusal::InvalidDescriptor {
+                field: "api_version",
+                problem: format!("`{found}` is not a version"),
+            })
+        }
+        Err(ApiIncompatibility::PluginTooNew { plugin, host }) => {
+            return Err(Refusal::ApiTooNew {
+                plugin: plugin.to_string(),
+                host: host.to_string(),
+            })
+        }
+        Err(ApiIncompatibility::PluginTooOld { plugin, host }) => {
+            return Err(Refusal::ApiTooOld {
+                plugin: plugin.to_string(),
+                host: host.to_string(),
+            })
+        }
+    }
+    let requirement = semver::VersionReq::parse(&info.host_version_req).map_err(|e| {
+        Refusal::InvalidDescriptor {
+            field: "host-version",
+            problem: format!(
+                "`{}` is not a semver requirement ({e})",
+                info.host_version_req
+            ),
+        }
+    })?;
+    if !requirement.matches(host.host_version) {
+        return Err(Refusal::HostVersionMismatch {
+            required: info.host_version_req.clone(),
+            host: host.host_version.to_string(),
+        });
+    }
+    let this_os = std::env::consts::OS;
+    if !info.target_os.is_empty()
+        && !info
+            .target_os
+            .iter()
+            .any(|os| os.eq_ignore_ascii_case(this_os))
+    {
+        return Err(Refusal::UnsupportedOs {
+            supported: info.target_os.clone(),
+            this: this_os.into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_syntax() {
+        for ok in ["a", "com.example.x", "A_b-9"] {
+            assert!(is_valid_id(ok), "{ok}");
+        }
+        for bad in ["", "a b", "ü", "x/y", "a:b"] {
+            assert!(!is_valid_id(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The host's std-typed views of users, values and HTTP messages, and their conversion to
+//! the boundary's types.
+
+use std::collections::BTreeMap;
+
+use plugin_api::{
+    abi_stable::std_types::{RString, RVec},
+    Header, HttpRequest, HttpResponse, KeyValue, RouteSpec, UserContext, Value,
+};
+
+/// A string-keyed context of values for the execute capability.
+pub type Values = BTreeMap<String, Value>;
+
+/// The user an instance is created for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct User {
+    /// The host's id for the user; instances are kept per id.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Administrator or not.
+    pub admin: bool,
+}
+
+impl User {
+    /// A non-admin user.
+    pub fn new(id: u64, name: &str) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            admin: false,
+        }
+    }
+
+    pub(crate) fn to_abi(&self) -> UserContext {
+        UserContext {
+            id: self.id,
+            name: self.name.as_str().into(),
+            admin: self.admin,
+        }
+    }
+}
+
+/// A route a plugin declared.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Route {
+    /// Method.
+    pub method: String,
+    /// Path under the plugin's mount point.
+    pub path: String,
+    /// Label passed back with requests.
+    pub label: String,
+}
+
+impl From<RouteSpec> for Route {
+    fn from(r: RouteSpec) -> Self {
+        Self {
+            method: r.method.into(),
+            path: r.path.into(),
+            label: r.label.into(),
+        }
+    }
+}
+
+/// An HTTP request for a plugin route.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// The matched route's label.
+    pub label: String,
+    /// Method.
+    pub method: String,
+    /// Path under the plugin's mount point.
+    pub path: String,
+    /// Query string without `?`.
+    pub query: String,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// A plugin's HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl From<Request> for HttpRequest {
+    fn from(r: Request) -> Self {
+        HttpRequest {
+            label: r.label.into(),
+            method: r.method.into(),
+            path: r.path.into(),
+            query: r.query.into(),
+            headers: r
+                .headers
+                .into_iter()
+                .map(|(n, v)| Header {
+                    name: n.into(),
+                    value: v.into(),
+                })
+                .collect(),
+            body: r.body.into(),
+        }
+    }
+}
+
+impl From<HttpResponse> for Response {
+    fn from(r: HttpResponse) -> Self {
+        Self {
+            status: r.status,
+            headers: r
+                .headers
+                .into_iter()
+                .map(|h| (h.name.into_string(), h.value.into_string()))
+                .collect(),
+            body: r.body.into(),
+        }
+    }
+}
+
+pub(crate) fn values_to_abi(values: &Values) -> RVec<KeyValue> {
+    values
+        .iter()
+        .map(|(k, v)| KeyValue {
+            key: RString::from(k.as_str()),
+            value: v.clone(),
+        })
+        .collect()
+}
+
+pub(crate) fn values_from_abi(values: RVec<KeyValue>) -> Values {
+    values
+        .into_iter()
+        .map(|kv| (kv.key.into_string(), kv.value))
+        .collect()
+}
