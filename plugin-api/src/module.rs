@@ -20,7 +20,6 @@ use crate::{
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
-#[sabi(missing_field(panic))]
 pub struct PluginModule {
     /// Who the plugin is and what it targets.
     pub descriptor: DescriptorRef,

@@ -1,1 +1,301 @@
-//! placeholder
+//! Shared machinery of the end-to-end tests: builds every plugin the tests load, once per
+//! test binary, with real cargo invocations into dedicated target folders.
+//!
+//! - the workspace's example plugins and the `plugin-host` binary (pinned stable toolchain);
+//! - the showcase plugin cross-built for aarch64 (a plugin for the wrong architecture);
+//! - the showcase plugin built with the installed nightly toolchain (another compiler);
+//! - a plugin written without the SDK, built against each frozen release of `plugin-api`
+//!   under `tests/abi-freeze/`, and against doctored copies of today's `plugin-api`: another
+//!   major version, a newer minor version, and changed types under the same version.
+//!
+//! Nothing here is skipped when a tool is missing: the build fails with the command to run.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+    time::Instant,
+};
+
+pub use plugin_host;
+
+/// Every file the tests need, built.
+#[derive(Debug)]
+pub struct Artifacts {
+    /// `examples/showcase`: every capability and service.
+    pub showcase: PathBuf,
+    /// `examples/panicky`: panics in every entry point.
+    pub panicky: PathBuf,
+    /// `plugin-template`.
+    pub template: PathBuf,
+    /// `examples/bench-plugin`.
+    pub bench: PathBuf,
+    /// `examples/not-a-plugin`: a shared library without a root module.
+    pub not_a_plugin: PathBuf,
+    /// The `plugin-host` command-line tool.
+    pub plugin_host_bin: PathBuf,
+    /// The showcase plugin built for `aarch64-unknown-linux-gnu`.
+    pub showcase_aarch64: PathBuf,
+    /// The showcase plugin built with the nightly toolchain.
+    pub showcase_nightly: PathBuf,
+    /// The raw plugin built against each frozen release: (version, file).
+    pub raw_frozen: Vec<(String, PathBuf)>,
+    /// The raw plugin built against a copy of plugin-api claiming version 2.0.0.
+    pub raw_api_major: PathBuf,
+    /// The raw plugin built against a copy of plugin-api claiming the next minor version.
+    pub raw_api_minor: PathBuf,
+    /// The raw plugin built against a copy of plugin-api whose types changed, same version.
+    pub raw_api_layout: PathBuf,
+}
+
+/// The repository's root folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+/// Builds everything once per process and returns where it is.
+pub fn artifacts() -> &'static Artifacts {
+    static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
+    ARTIFACTS.get_or_init(build_all)
+}
+
+fn cargo(toolchain: Option<&str>) -> Command {
+    let mut cmd = Command::new("cargo");
+    if let Some(toolchain) = toolchain {
+        cmd.arg(format!("+{toolchain}"));
+    }
+    // The outer `cargo test` exports variables that would pin the inner builds to its own
+    // toolchain and flags; the inner builds choose their own.
+    for var in [
+        "RUSTUP_TOOLCHAIN",
+        "RUSTC",
+        "RUSTDOC",
+        "RUSTC_WRAPPER",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn run(mut cmd: Command, what: &str) {
+    let started = Instant::now();
+    let shown = format!("{cmd:?}");
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run cargo for {what}: {e}\n  command: {shown}"));
+    if !output.status.success() {
+        panic!(
+            "building {what} failed ({})\n  command: {shown}\n  hint: run `scripts/setup.sh` to install the toolchains, targets and linkers\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    eprintln!(
+        "[plugin-tests] built {what} in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn build_all() -> Artifacts {
+    let root = workspace_root();
+    let target = root.join("target").join("e2e");
+
+    let mut cmd = cargo(None);
+    cmd.current_dir(&root)
+        .args(["build", "--target-dir"])
+        .arg(&target);
+    for package in [
+        "showcase",
+        "panicky",
+        "plugin-template",
+        "bench-plugin",
+        "not-a-plugin",
+    ] {
+        cmd.args(["-p", package]);
+    }
+    cmd.arg("--lib");
+    run(cmd, "the example plugins");
+    let mut cmd = cargo(None);
+    cmd.current_dir(&root)
+        .args([
+            "build",
+            "-p",
+            "plugin-host",
+            "--bin",
+            "plugin-host",
+            "--target-dir",
+        ])
+        .arg(&target);
+    run(cmd, "the plugin-host tool");
+    let debug = target.join("debug");
+
+    let mut cmd = cargo(None);
+    cmd.current_dir(&root)
+        .args([
+            "build",
+            "-p",
+            "showcase",
+            "--target",
+            "aarch64-unknown-linux-gnu",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .env(
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
+            "aarch64-linux-gnu-gcc",
+        );
+    run(cmd, "the showcase plugin for aarch64");
+
+    let nightly_target = root.join("target").join("e2e-nightly");
+    let mut cmd = cargo(Some("nightly"));
+    cmd.current_dir(&root)
+        .args(["build", "-p", "showcase", "--target-dir"])
+        .arg(&nightly_target);
+    run(cmd, "the showcase plugin with the nightly toolchain");
+
+    let fixtures = root.join("target").join("e2e-fixtures");
+    let api_src = root.join("plugin-api");
+    let mut raw_frozen = Vec::new();
+    let mut frozen_dirs: Vec<PathBuf> = fs::read_dir(root.join("tests/abi-freeze"))
+        .expect("tests/abi-freeze exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    frozen_dirs.sort();
+    for dir in frozen_dirs {
+        let version = dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("plugin-api-")
+            .to_owned();
+        let name = format!("raw_frozen_{}", version.replace('.', "_"));
+        raw_frozen.push((version, build_raw_plugin(&root, &fixtures, &name, &dir)));
+    }
+
+    let current = plugin_api::compat::ApiVersion::current();
+    let major = doctored_api(
+        &api_src,
+        &fixtures.join("api-major"),
+        &format!("{}.0.0", current.major + 1),
+        None,
+    );
+    let minor = doctored_api(
+        &api_src,
+        &fixtures.join("api-minor"),
+        &format!("{}.{}.0", current.major, current.minor + 1),
+        None,
+    );
+    let layout = doctored_api(
+        &api_src,
+        &fixtures.join("api-layout"),
+        &current.to_string(),
+        Some(("src/instance.rs", "    pub id: u64,", "    pub id: u32,")),
+    );
+
+    Artifacts {
+        showcase: debug.join("libshowcase.so"),
+        panicky: debug.join("libpanicky.so"),
+        template: debug.join("libplugin_template.so"),
+        bench: debug.join("libbench_plugin.so"),
+        not_a_plugin: debug.join("libnot_a_plugin.so"),
+        plugin_host_bin: debug.join("plugin-host"),
+        showcase_aarch64: target.join("aarch64-unknown-linux-gnu/debug/libshowcase.so"),
+        showcase_nightly: nightly_target.join("debug/libshowcase.so"),
+        raw_frozen,
+        raw_api_major: build_raw_plugin(&root, &fixtures, "raw_api_major", &major),
+        raw_api_minor: build_raw_plugin(&root, &fixtures, "raw_api_minor", &minor),
+        raw_api_layout: build_raw_plugin(&root, &fixtures, "raw_api_layout", &layout),
+    }
+}
+
+/// Builds the bench plugin with optimisations, for the call benchmark.
+pub fn release_bench_plugin() -> PathBuf {
+    let root = workspace_root();
+    let target = root.join("target").join("e2e");
+    let mut cmd = cargo(None);
+    cmd.current_dir(&root)
+        .args(["build", "--release", "-p", "bench-plugin", "--target-dir"])
+        .arg(&target);
+    run(cmd, "the bench plugin (release)");
+    target.join("release").join("libbench_plugin.so")
+}
+
+/// Copies today's plugin-api to `dest` under `version`, optionally replacing one line.
+fn doctored_api(
+    api_src: &Path,
+    dest: &Path,
+    version: &str,
+    edit: Option<(&str, &str, &str)>,
+) -> PathBuf {
+    let _ = fs::remove_dir_all(dest);
+    fs::create_dir_all(dest.join("src")).expect("create fixture folder");
+    for entry in fs::read_dir(api_src.join("src")).expect("plugin-api/src") {
+        let path = entry.expect("entry").path();
+        fs::copy(&path, dest.join("src").join(path.file_name().unwrap()))
+            .expect("copy plugin-api source");
+    }
+    let manifest = format!(
+        "[package]\nname = \"plugin-api\"\nversion = \"{version}\"\nedition = \"2021\"\n\n[dependencies]\nabi_stable = \"=0.11.3\"\n"
+    );
+    fs::write(dest.join("Cargo.toml"), manifest).expect("write manifest");
+    if let Some((file, from, to)) = edit {
+        let path = dest.join(file);
+        let text = fs::read_to_string(&path).expect("read source to doctor");
+        assert!(
+            text.contains(from),
+            "the fixture expects `{from}` in plugin-api/{file}; update tests/src/lib.rs"
+        );
+        fs::write(&path, text.replacen(from, to, 1)).expect("write doctored source");
+    }
+    dest.to_owned()
+}
+
+/// Builds the SDK-less plugin of `tests/fixtures/raw-plugin` against the plugin-api at `api`.
+fn build_raw_plugin(root: &Path, fixtures: &Path, name: &str, api: &Path) -> PathBuf {
+    let project = fixtures.join(name);
+    fs::create_dir_all(&project).expect("create fixture project");
+    let manifest = fs::read_to_string(root.join("tests/fixtures/raw-plugin/Cargo.toml.in"))
+        .expect("raw plugin manifest template")
+        .replace("@NAME@", name)
+        .replace(
+            "@SRC@",
+            &root
+                .join("tests/fixtures/raw-plugin/src/lib.rs")
+                .to_string_lossy(),
+        )
+        .replace("@API@", &api.to_string_lossy());
+    fs::write(project.join("Cargo.toml"), manifest).expect("write fixture manifest");
+    // Start from the workspace's lock so every fixture compiles the same dependency versions
+    // and shares their build artifacts.
+    if !project.join("Cargo.lock").exists() {
+        fs::copy(root.join("Cargo.lock"), project.join("Cargo.lock")).expect("copy Cargo.lock");
+    }
+    let target = fixtures.join("target");
+    let mut cmd = cargo(None);
+    cmd.current_dir(&project)
+        .args(["build", "--target-dir"])
+        .arg(&target);
+    run(cmd, &format!("fixture plugin `{name}`"));
+    target.join("debug").join(format!("lib{name}.so"))
+}
+
+/// A fresh folder with private copies of `files` (each under its given name). Every test
+/// loads its own copies: the dynamic loader shares one library per file, and with it the
+/// plugin's globals, so two tests loading the same path would share a plugin.
+pub fn plugin_dir(files: &[(&str, &Path)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, source) in files {
+        fs::copy(source, dir.path().join(name))
+            .unwrap_or_else(|e| panic!("copy {} to {name}: {e}", source.display()));
+    }
+    dir
+}

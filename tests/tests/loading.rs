@@ -1,0 +1,426 @@
+//! Loading and refusing real plugin files: every example is Active, every bad file is
+//! Invalid with its own short message, and the host keeps going.
+
+use std::{fs, path::Path, process::Command};
+
+use plugin_host::{
+    HostConfig, PluginManager, PluginReport, PluginStatus, Refusal, User, Value, Values,
+};
+use plugin_tests::{artifacts, plugin_dir};
+
+fn manager() -> PluginManager {
+    PluginManager::new(HostConfig::new("1.4.0".parse().unwrap()))
+}
+
+fn refusal(report: &PluginReport) -> &Refusal {
+    &report
+        .error()
+        .unwrap_or_else(|| {
+            panic!(
+                "expected {} to be invalid, got {:?}",
+                report.path.display(),
+                report.status
+            )
+        })
+        .refusal
+}
+
+fn report_for<'a>(reports: &'a [PluginReport], name: &str) -> &'a PluginReport {
+    reports
+        .iter()
+        .find(|r| r.path.file_name().unwrap() == name)
+        .unwrap_or_else(|| panic!("no report for {name}"))
+}
+
+/// The folder the `Done when` of the foundation issue describes: every example and every
+/// kind of bad file.
+fn mixed_folder() -> tempfile::TempDir {
+    let a = artifacts();
+    let dir = plugin_dir(&[
+        ("showcase.so", &a.showcase),
+        ("panicky.so", &a.panicky),
+        ("template.so", &a.template),
+        ("bench.so", &a.bench),
+        ("not-a-plugin.so", &a.not_a_plugin),
+        ("showcase-arm64.so", &a.showcase_aarch64),
+        ("api-major.so", &a.raw_api_major),
+        ("api-minor.so", &a.raw_api_minor),
+        ("api-layout.so", &a.raw_api_layout),
+    ]);
+    fs::write(dir.path().join("empty.so"), b"").unwrap();
+    let random: Vec<u8> = (0u32..4096)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    fs::write(dir.path().join("random.so"), random).unwrap();
+    fs::write(dir.path().join("README.txt"), "plugins go here\n").unwrap();
+    let whole = fs::read(&a.showcase).unwrap();
+    fs::write(dir.path().join("truncated.so"), &whole[..whole.len() / 3]).unwrap();
+    dir
+}
+
+#[test]
+fn examples_load_and_every_bad_file_is_refused_with_its_own_reason() {
+    let dir = mixed_folder();
+    let mut manager = manager();
+    let reports = manager.load_dir(dir.path());
+    assert_eq!(reports.len(), 13, "one report per file");
+
+    for active in ["showcase.so", "panicky.so", "template.so", "bench.so"] {
+        let report = report_for(&reports, active);
+        assert_eq!(
+            report.status,
+            PluginStatus::Active,
+            "{active}: {:?}",
+            report.error().map(ToString::to_string)
+        );
+    }
+
+    type Expectation = (&'static str, fn(&Refusal) -> bool);
+    let expectations: &[Expectation] = &[
+        ("empty.so", |r| matches!(r, Refusal::Empty)),
+        (
+            "random.so",
+            |r| matches!(r, Refusal::NotElf { found } if found.contains("unknown bytes")),
+        ),
+        (
+            "README.txt",
+            |r| matches!(r, Refusal::NotElf { found } if found == "text"),
+        ),
+        ("truncated.so", |r| matches!(r, Refusal::Malformed { .. })),
+        ("not-a-plugin.so", |r| matches!(r, Refusal::NotAPlugin)),
+        (
+            "showcase-arm64.so",
+            |r| matches!(r, Refusal::WrongArchitecture { found, .. } if found.starts_with("aarch64")),
+        ),
+        (
+            "api-major.so",
+            |r| matches!(r, Refusal::ApiTooNew { plugin, .. } if plugin == "2.0.0"),
+        ),
+        (
+            "api-minor.so",
+            |r| matches!(r, Refusal::ApiTooNew { plugin, .. } if plugin == "1.1.0"),
+        ),
+        (
+            "api-layout.so",
+            |r| matches!(r, Refusal::LayoutMismatch { version } if version == "1.0.0"),
+        ),
+    ];
+    for (name, check) in expectations {
+        let report = report_for(&reports, name);
+        let refusal = refusal(report);
+        assert!(check(refusal), "{name}: unexpected refusal {refusal:?}");
+        let text = report.error().unwrap().to_string();
+        assert!(
+            text.lines().count() <= 4,
+            "{name}: message longer than four lines:\n{text}"
+        );
+        assert!(
+            text.contains(&format!("plugin rejected: {}", "")) && text.contains("fix: "),
+            "{name}: {text}"
+        );
+        assert!(
+            text.contains(name),
+            "{name}: the message names the file:\n{text}"
+        );
+    }
+
+    // The host goes on: a valid plugin in the same folder still answers.
+    let out = manager
+        .instance("showcase", &User::new(1, "ada"))
+        .unwrap()
+        .execute("greet", &Values::new())
+        .unwrap();
+    assert_eq!(out["greeting"], Value::Str("Hello, ada!".into()));
+}
+
+#[test]
+fn refusal_messages_name_the_fix() {
+    let dir = mixed_folder();
+    let reports = manager().load_dir(dir.path());
+    let text_of = |name: &str| report_for(&reports, name).error().unwrap().to_string();
+    assert!(text_of("showcase-arm64.so")
+        .contains("built for aarch64 (64-bit); this host is x86_64 (64-bit)"));
+    assert!(text_of("showcase-arm64.so")
+        .contains("fix: build it for this host: `plugin-build --target amd64`"));
+    assert!(text_of("api-major.so")
+        .contains("built against plugin-api 2.0.0; this host provides 1.0.0"));
+    assert!(text_of("api-major.so").contains("plugin-build cap --from"));
+    assert!(text_of("api-layout.so").contains("modified copy"));
+    assert!(text_of("not-a-plugin.so").contains("export_plugin!"));
+    assert!(text_of("truncated.so").contains("deploy it again"));
+}
+
+#[test]
+fn layout_mismatch_keeps_abi_stables_report_for_debugging() {
+    let dir = mixed_folder();
+    let reports = manager().load_dir(dir.path());
+    let error = report_for(&reports, "api-layout.so").error().unwrap();
+    let detail = error.detail.as_deref().expect("the full report is kept");
+    assert!(
+        detail.lines().count() > 10,
+        "abi_stable's report is long; only the short form is shown"
+    );
+    assert!(error.to_string().lines().count() <= 4);
+}
+
+#[test]
+fn two_plugins_with_the_same_root_module_type_stay_two_plugins() {
+    let a = artifacts();
+    let dir = plugin_dir(&[
+        ("a-showcase.so", &a.showcase),
+        ("b-template.so", &a.template),
+    ]);
+    let mut manager = manager();
+    let reports = manager.load_dir(dir.path());
+    assert!(
+        reports.iter().all(|r| r.status == PluginStatus::Active),
+        "{reports:?}"
+    );
+    let user = User::new(1, "ada");
+    let showcase = manager
+        .instance("showcase", &user)
+        .unwrap()
+        .execute("greet", &Values::new())
+        .unwrap();
+    let template = manager
+        .instance("plugin-template", &user)
+        .unwrap()
+        .execute("hello", &Values::new())
+        .unwrap();
+    assert_eq!(showcase["greeting"], Value::Str("Hello, ada!".into()));
+    assert_eq!(template["message"], Value::Str("hello, ada".into()));
+}
+
+#[test]
+fn the_same_plugin_twice_is_a_duplicate_naming_both_files() {
+    let a = artifacts();
+    let dir = plugin_dir(&[("one.so", &a.showcase), ("two.so", &a.showcase)]);
+    let reports = manager().load_dir(dir.path());
+    assert_eq!(reports[0].status, PluginStatus::Active);
+    match refusal(&reports[1]) {
+        Refusal::DuplicateId { id, loaded_from } => {
+            assert_eq!(id, "showcase");
+            assert_eq!(loaded_from.file_name().unwrap(), "one.so");
+        }
+        other => panic!("expected a duplicate id, got {other:?}"),
+    }
+    assert!(reports[1].error().unwrap().to_string().contains("two.so"));
+}
+
+#[test]
+fn a_plugin_built_with_nightly_loads_in_a_host_built_with_the_pinned_stable() {
+    let a = artifacts();
+    let bytes = fs::read(&a.showcase_nightly).unwrap();
+    let file = object::File::parse(&*bytes).unwrap();
+    let comment = object::Object::section_by_name(&file, ".comment")
+        .and_then(|s| {
+            object::ObjectSection::data(&s)
+                .ok()
+                .map(|d| String::from_utf8_lossy(d).into_owned())
+        })
+        .unwrap_or_default();
+    assert!(
+        comment.contains("nightly"),
+        "the plugin really was built by nightly: {comment:?}"
+    );
+    let host_rustc = env!("PLUGIN_TESTS_RUSTC_VERSION");
+    assert!(
+        !host_rustc.contains("nightly"),
+        "this host was built by {host_rustc}"
+    );
+
+    let dir = plugin_dir(&[("showcase-nightly.so", &a.showcase_nightly)]);
+    let mut manager = manager();
+    let reports = manager.load_dir(dir.path());
+    assert_eq!(
+        reports[0].status,
+        PluginStatus::Active,
+        "{:?}",
+        reports[0].error().map(ToString::to_string)
+    );
+    let out = manager
+        .instance("showcase", &User::new(3, "eve"))
+        .unwrap()
+        .execute("greet", &Values::new())
+        .unwrap();
+    assert_eq!(out["greeting"], Value::Str("Hello, eve!".into()));
+}
+
+#[test]
+fn every_frozen_release_of_the_api_still_loads() {
+    let a = artifacts();
+    assert!(
+        !a.raw_frozen.is_empty(),
+        "tests/abi-freeze holds at least the 1.0.0 contract"
+    );
+    for (version, file) in &a.raw_frozen {
+        let dir = plugin_dir(&[("frozen.so", file)]);
+        let mut manager = manager();
+        let reports = manager.load_dir(dir.path());
+        assert_eq!(
+            reports[0].status,
+            PluginStatus::Active,
+            "frozen {version}: {:?}",
+            reports[0].error().map(ToString::to_string)
+        );
+        let id = reports[0].id().unwrap().to_owned();
+        let out = manager
+            .instance(&id, &User::new(1, "ada"))
+            .unwrap()
+            .execute("ping", &Values::new())
+            .unwrap();
+        assert_eq!(out["built_against"], Value::Str(version.as_str().into()));
+        assert_eq!(out["label"], Value::Str("ping".into()));
+    }
+}
+
+#[test]
+fn released_versions_are_never_edited_in_place() {
+    // While plugin-api's version equals a frozen one, its sources must equal the frozen
+    // sources: changing a released contract without a version bump breaks every plugin.
+    let root = plugin_tests::workspace_root();
+    let frozen = root.join(format!(
+        "tests/abi-freeze/plugin-api-{}",
+        plugin_api::API_VERSION
+    ));
+    if !frozen.exists() {
+        return; // an unreleased version in development: nothing frozen to compare with yet
+    }
+    for entry in fs::read_dir(frozen.join("src")).unwrap() {
+        let path = entry.unwrap().path();
+        let current = root.join("plugin-api/src").join(path.file_name().unwrap());
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            fs::read_to_string(&current).unwrap_or_default(),
+            "plugin-api/src/{} differs from the frozen {} release: bump the version (appending only) \
+             and freeze the new release as tests/abi-freeze/plugin-api-<version>",
+            path.file_name().unwrap().to_string_lossy(),
+            plugin_api::API_VERSION
+        );
+    }
+}
+
+fn run_cli(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(&artifacts().plugin_host_bin);
+    cmd.args(args).arg("--plugins-dir").arg(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run plugin-host");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_list_shows_examples_active_and_bad_files_invalid() {
+    let dir = mixed_folder();
+    let (code, stdout, _) = run_cli(&["list"], dir.path(), &[]);
+    assert_eq!(code, 0, "{stdout}");
+    for id in ["showcase", "panicky", "plugin-template", "bench"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(id) && l.contains("active")),
+            "{id} active in:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("4 active, 9 invalid"), "{stdout}");
+
+    let (code, stdout, _) = run_cli(&["list", "--json"], dir.path(), &[]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let plugins = doc["plugins"].as_array().unwrap();
+    assert_eq!(plugins.len(), 13);
+    for plugin in plugins.iter().filter(|p| p["status"] == "invalid") {
+        let message = plugin["error"]["message"].as_str().unwrap();
+        assert!(
+            message.lines().count() <= 4 && message.contains("fix: "),
+            "{message}"
+        );
+        assert!(!plugin["error"]["fix"].as_str().unwrap().is_empty());
+    }
+    let codes: Vec<&str> = plugins
+        .iter()
+        .filter_map(|p| p["error"]["code"].as_str())
+        .collect();
+    for code in [
+        "empty",
+        "not-elf",
+        "malformed",
+        "not-a-plugin",
+        "wrong-architecture",
+        "api-too-new",
+        "layout-mismatch",
+    ] {
+        assert!(codes.contains(&code), "{code} in {codes:?}");
+    }
+}
+
+#[test]
+fn cli_call_runs_an_operation_and_reports_failures_with_exit_codes() {
+    let a = artifacts();
+    let dir = plugin_dir(&[("showcase.so", &a.showcase), ("panicky.so", &a.panicky)]);
+    let (code, stdout, stderr) = run_cli(
+        &["call", "showcase", "greet", "name=World"],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "greeting = Hello, World!");
+
+    let (code, stdout, _) = run_cli(
+        &["call", "showcase", "echo", "n:=42", "flag:=true", "--json"],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap(),
+        serde_json::json!({"flag": true, "n": 42})
+    );
+
+    let (code, _, stderr) = run_cli(&["call", "panicky", "boom"], dir.path(), &[]);
+    assert_eq!(code, 1, "a panicking call is a failed call, not a crash");
+    assert!(stderr.contains("panicked in `execute`"), "{stderr}");
+
+    let (code, _, stderr) = run_cli(&["call", "missing", "x"], dir.path(), &[]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("no plugin with id `missing`"), "{stderr}");
+
+    let (code, _, stderr) = run_cli(&["call", "showcase", "greet", "novalue"], dir.path(), &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("KEY=VALUE"), "{stderr}");
+}
+
+#[test]
+fn a_panic_in_on_load_makes_only_that_plugin_invalid() {
+    let a = artifacts();
+    let dir = plugin_dir(&[("showcase.so", &a.showcase), ("panicky.so", &a.panicky)]);
+    let (code, stdout, _) = run_cli(
+        &["list", "--json"],
+        dir.path(),
+        &[("PANICKY_PANIC_ON_LOAD", "1")],
+    );
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let by_id = |id: &str| {
+        doc["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_id("showcase")["status"], "active");
+    let panicky = by_id("panicky");
+    assert_eq!(panicky["status"], "invalid");
+    assert_eq!(panicky["error"]["code"], "on-load-panicked");
+    assert!(panicky["error"]["cause"]
+        .as_str()
+        .unwrap()
+        .contains("on_load panicked on purpose"));
+}
