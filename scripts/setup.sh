@@ -9,7 +9,9 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 
 # Debian packages: cross linkers for the foreign targets and qemu-user to run their binaries.
-APT_PACKAGES=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-i686-linux-gnu libc6-dev-i386-cross qemu-user)
+# The libc6-dev-*-cross packages are only Recommends of the gcc cross packages, so name them.
+APT_PACKAGES=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-i686-linux-gnu
+  libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-i386-cross qemu-user)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -33,6 +35,19 @@ for t in "${TARGETS[@]}"; do
     rustup target add --toolchain "$TOOLCHAIN" "$t"
   fi
 done
+
+# cargo-zigbuild and zig, from PyPI: the `zigbuild` backend. cargo-zigbuild finds zig as
+# `python3 -m ziglang` when no `zig` is on PATH.
+PY_PACKAGES=()
+command -v cargo-zigbuild >/dev/null 2>&1 || PY_PACKAGES+=(cargo-zigbuild)
+python3 -m ziglang version >/dev/null 2>&1 || command -v zig >/dev/null 2>&1 || PY_PACKAGES+=(ziglang)
+if [ "${#PY_PACKAGES[@]}" -gt 0 ]; then
+  log "pip install ${PY_PACKAGES[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${PY_PACKAGES[@]}"
+  hash -r
+else
+  log "cargo-zigbuild and zig present"
+fi
 
 # A second toolchain proves the ABI is stable across compilers. It cannot be downloaded
 # here, so it must already be on the machine; say so loudly if it is not.

@@ -86,6 +86,11 @@ impl CommandLine {
         &self.env
     }
 
+    /// The directory the child runs in, when set.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
     fn expression(&self) -> duct::Expression {
         let mut expr = duct::cmd(&self.program, &self.args);
         for (k, v) in &self.env {

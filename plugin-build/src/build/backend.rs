@@ -1,0 +1,185 @@
+//! The three backends and the exact command each one runs.
+//!
+//! - `cargo`: `cargo build --target <triple>` with the rustup target and Debian's cross gcc as
+//!   linker, given to cargo as `CARGO_TARGET_<TRIPLE>_LINKER` (unless already set).
+//! - `zigbuild`: `cargo zigbuild --target <triple>[.<glibc>]`; zig links, and the target
+//!   suffix pins the glibc floor.
+//! - `cross`: `cross build --target <triple>` in a container; runs in the workspace root so cross
+//!   finds `[workspace.metadata.cross]`, and gets `CROSS_CONFIG` for a `Cross.toml`.
+//!
+//! Every backend builds only the library, asks cargo for JSON messages on stdout (to find the
+//! artifact) while its diagnostics go to stderr, and strips the plugin's own shared object with
+//! a per-package profile override, so the dependencies are the same units a plain
+//! `cargo build` makes and are not rebuilt.
+
+use std::fmt;
+
+use crate::{process::CommandLine, targets::Target};
+
+use super::{
+    probe::{self, Rustc},
+    project::{CrossConfig, Project},
+    request::GlibcVersion,
+    MissingPiece,
+};
+
+/// A backend that builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// `cross build`, in a container.
+    Cross,
+    /// `cargo zigbuild`.
+    Zigbuild,
+    /// `cargo build` with a cross gcc.
+    Cargo,
+}
+
+impl Backend {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cross => "cross",
+            Backend::Zigbuild => "zigbuild",
+            Backend::Cargo => "cargo",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How to build, apart from the backend and targets.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// `--release` (the default) or the dev profile.
+    pub release: bool,
+    /// Strip the plugin's symbol table (the default).
+    pub strip: bool,
+    /// The glibc floor (zigbuild only).
+    pub glibc: Option<GlibcVersion>,
+    /// The container engine cross should use, when known.
+    pub engine: Option<String>,
+}
+
+impl BuildOptions {
+    /// The cargo profile name.
+    pub fn profile(&self) -> &'static str {
+        if self.release {
+            "release"
+        } else {
+            "dev"
+        }
+    }
+
+    /// The folder of the profile under `target/<triple>/`.
+    pub fn profile_dir(&self) -> &'static str {
+        if self.release {
+            "release"
+        } else {
+            "debug"
+        }
+    }
+}
+
+/// The `--target` value a backend passes for `target`: the triple, with the glibc suffix for
+/// zigbuild.
+pub fn target_arg(backend: Backend, target: &Target, options: &BuildOptions) -> String {
+    match (backend, options.glibc) {
+        (Backend::Zigbuild, Some(glibc)) => format!("{}.{glibc}", target.triple),
+        _ => target.triple.to_owned(),
+    }
+}
+
+/// The command that builds `targets` (one invocation; cargo schedules several targets in one
+/// job graph).
+pub fn command(
+    backend: Backend,
+    project: &Project,
+    targets: &[Target],
+    options: &BuildOptions,
+) -> CommandLine {
+    let mut cmd = match backend {
+        Backend::Cargo => CommandLine::new("cargo").arg("build"),
+        Backend::Zigbuild => CommandLine::new("cargo").arg("zigbuild"),
+        Backend::Cross => CommandLine::new("cross").arg("build"),
+    };
+    cmd = cmd
+        .arg("--manifest-path")
+        .arg(project.manifest_path.to_string_lossy())
+        .arg("--lib");
+    if options.release {
+        cmd = cmd.arg("--release");
+    }
+    for target in targets {
+        cmd = cmd
+            .arg("--target")
+            .arg(target_arg(backend, target, options));
+    }
+    cmd = cmd.args(["--message-format", "json-render-diagnostics"]);
+    if options.strip {
+        // Only the plugin's own unit: the dependencies stay the units a plain build makes.
+        cmd = cmd.arg("--config").arg(format!(
+            "profile.{}.package.\"{}\".strip=\"symbols\"",
+            options.profile(),
+            project.name
+        ));
+    }
+    match backend {
+        Backend::Cargo => {
+            for target in targets.iter().filter(|t| !t.is_host()) {
+                let var = target.linker_env();
+                if std::env::var_os(&var).is_none() {
+                    cmd = cmd.env(var, target.linker);
+                }
+            }
+            cmd.current_dir(&project.package_dir)
+        }
+        Backend::Zigbuild => cmd.current_dir(&project.package_dir),
+        Backend::Cross => {
+            if let Some(engine) = &options.engine {
+                cmd = cmd.env("CROSS_CONTAINER_ENGINE", engine);
+            }
+            if let Some(CrossConfig::File(file)) = &project.cross_config {
+                cmd = cmd.env("CROSS_CONFIG", file.to_string_lossy());
+            }
+            cmd.current_dir(&project.workspace_root)
+        }
+    }
+}
+
+/// What `backend` lacks on this machine to build `targets`, each with its install command.
+pub fn missing(
+    backend: Backend,
+    targets: &[Target],
+    rustc: &Result<Rustc, MissingPiece>,
+) -> Vec<MissingPiece> {
+    let mut out = Vec::new();
+    let rust_targets = |out: &mut Vec<MissingPiece>| match rustc {
+        Ok(rustc) => out.extend(targets.iter().filter_map(|t| rustc.check_target(t))),
+        Err(piece) => out.push(piece.clone()),
+    };
+    match backend {
+        Backend::Cargo => {
+            rust_targets(&mut out);
+            for target in targets.iter().filter(|t| !t.is_host()) {
+                if std::env::var_os(target.linker_env()).is_none() {
+                    out.extend(probe::check_linker(target));
+                }
+            }
+        }
+        Backend::Zigbuild => {
+            rust_targets(&mut out);
+            out.extend(probe::cargo_zigbuild().err());
+            out.extend(probe::zig().err());
+        }
+        Backend::Cross => {
+            out.extend(probe::cross().err());
+            out.extend(probe::container_engine().err());
+        }
+    }
+    out
+}
