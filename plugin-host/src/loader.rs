@@ -34,7 +34,8 @@ pub(crate) struct HostFacts<'a> {
 pub(crate) fn open(path: &Path, host: &HostFacts<'_>) -> Result<Opened, Box<LoadError>> {
     preflight::check(path).map_err(|refusal| Box::new(LoadError::new(path, refusal)))?;
 
-    let header = lib_header_from_path(path).map_err(|e| Box::new(map_library_error(path, e, None)))?;
+    let header =
+        lib_header_from_path(path).map_err(|e| Box::new(map_library_error(path, e, None)))?;
     let plugin_version = header.version_strings().to_string();
     let module = header
         .init_root_module::<PluginModuleRef>()

@@ -125,6 +125,9 @@ impl From<HttpResponse> for Response {
 }
 
 pub(crate) fn values_to_abi(values: &Values) -> RVec<KeyValue> {
+    if values.is_empty() {
+        return RVec::new();
+    }
     values
         .iter()
         .map(|(k, v)| KeyValue {
@@ -135,6 +138,9 @@ pub(crate) fn values_to_abi(values: &Values) -> RVec<KeyValue> {
 }
 
 pub(crate) fn values_from_abi(values: RVec<KeyValue>) -> Values {
+    if values.is_empty() {
+        return Values::new();
+    }
     values
         .into_iter()
         .map(|kv| (kv.key.into_string(), kv.value))

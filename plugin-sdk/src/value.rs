@@ -116,6 +116,10 @@ impl TryFrom<plugin_api::Value> for Value {
 }
 
 pub(crate) fn values_to_abi(values: Values) -> RVec<KeyValue> {
+    // Most calls carry few values or none; an empty map must not cost a collect.
+    if values.is_empty() {
+        return RVec::new();
+    }
     values
         .into_iter()
         .map(|(key, value)| KeyValue {
@@ -126,6 +130,9 @@ pub(crate) fn values_to_abi(values: Values) -> RVec<KeyValue> {
 }
 
 pub(crate) fn values_from_abi(values: RSlice<'_, KeyValue>) -> crate::Result<Values> {
+    if values.is_empty() {
+        return Ok(Values::new());
+    }
     values
         .iter()
         .map(|kv| {

@@ -75,6 +75,13 @@ fn main() {
     let library = plugin_tests::release_bench_plugin();
     let dir = plugin_tests::plugin_dir(&[("bench.so", &library)]);
     let plugin_path = dir.path().join("bench.so");
+    // Profilers resolve symbols after the run; keep the private copy for them when asked.
+    let _dir = if std::env::var_os("PLUGIN_BENCH_KEEP_COPY").is_some() {
+        dir.keep();
+        None
+    } else {
+        Some(dir)
+    };
 
     let mut manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
     let report_line = manager.load_file(&plugin_path);
@@ -142,6 +149,9 @@ fn main() {
     ];
     measure(&mut noop);
     let noop_medians = report("no-op call", &noop);
+    if std::env::var_os("PLUGIN_BENCH_NOOP_ONLY").is_some() {
+        return; // for profiling the no-op path alone
+    }
 
     let echo_input = [KeyValue {
         key: "data".into(),
