@@ -77,7 +77,7 @@ fn main() {
     let plugin_path = dir.path().join("bench.so");
     // Profilers resolve symbols after the run; keep the private copy for them when asked.
     let _dir = if std::env::var_os("PLUGIN_BENCH_KEEP_COPY").is_some() {
-        dir.keep();
+        eprintln!("keeping {}", dir.keep().display());
         None
     } else {
         Some(dir)
