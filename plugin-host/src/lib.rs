@@ -31,6 +31,7 @@ mod call;
 mod error;
 mod loader;
 mod manager;
+pub mod manifest;
 pub mod preflight;
 mod services;
 mod values;
