@@ -425,7 +425,7 @@ fn parse_conflict(stderr: &str, seeds: &[(usize, &Pin)]) -> Option<(usize, Parse
 }
 
 /// Every difference between `before` and `after` that is not one of `pinned`.
-fn moved(before: &Lock, after: &Lock, pinned: &[Pin]) -> Vec<Moved> {
+pub fn moved(before: &Lock, after: &Lock, pinned: &[Pin]) -> Vec<Moved> {
     let key = |p: &LockedPackage| (p.name.clone(), p.version.clone(), p.source.clone());
     let is_pin_end = |p: &LockedPackage| {
         pinned.iter().any(|pin| {

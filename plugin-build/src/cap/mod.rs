@@ -262,20 +262,7 @@ fn cap_with(options: &CapOptions, reporter: &Reporter) -> Result<Outcome, CapErr
     let plugin = Lock::read(&ws.lock)?;
     let plan = Plan::new(&host, &plugin);
     if !plan.unshareable.is_empty() {
-        return Err(CapError::HostUnshareableSource {
-            host_lock: host_path,
-            packages: plan
-                .unshareable
-                .iter()
-                .map(|u: &Unshareable| {
-                    (
-                        u.name.clone(),
-                        format!("{} {}", u.host_version, u.host_source),
-                        u.plugin_version.to_string(),
-                    )
-                })
-                .collect(),
-        });
+        return Err(refusal(&plan, &host_path).expect("unshareable crates are a refusal"));
     }
     let mut outcome = Outcome {
         mode: options.mode,
@@ -291,26 +278,106 @@ fn cap_with(options: &CapOptions, reporter: &Reporter) -> Result<Outcome, CapErr
                 mismatches: outcome.plan.abi.clone(),
             });
         }
-        if !outcome.plan.pins.is_empty() {
-            reporter.status(
-                "Resolving",
-                &format!("{} shared crates with cargo", outcome.plan.pins.len()),
-            );
-            let applied = apply::apply(
-                &outcome.workspace,
-                &snapshot,
-                &outcome.plan,
-                &outcome.plugin,
-                &cargo,
-            )?;
-            outcome.applied = Some(applied);
-        } else {
-            outcome.applied = Some(Applied::default());
-        }
+        outcome.applied = Some(pin_until_settled(
+            &mut outcome,
+            &snapshot,
+            &cargo,
+            reporter,
+        )?);
         snapshot.keep(&outcome.workspace.lock);
     }
     snapshot.restore_all()?;
     Ok(outcome)
+}
+
+/// How many times cap re-reads the lock and pins again. A pin can pull a crate into the graph
+/// that the host also has (an older `serde_derive` needs `syn` 1, say); the next round pins that
+/// one too. Real graphs settle in one or two rounds.
+const MAX_ROUNDS: usize = 4;
+
+/// Applies the plan, then re-plans on the new lock until no shared crate differs (or only
+/// refused ones do). Later rounds' pins are appended to `outcome.plan.pins`.
+fn pin_until_settled(
+    outcome: &mut Outcome,
+    snapshot: &Snapshot,
+    cargo: &cargo::Cargo,
+    reporter: &Reporter,
+) -> Result<Applied, CapError> {
+    let mut total = Applied::default();
+    let mut current = outcome.plugin.clone();
+    let mut plan = outcome.plan.clone();
+    for round in 0..MAX_ROUNDS {
+        plan.pins.retain(|p| {
+            !total
+                .conflicts
+                .iter()
+                .any(|c| c.pin.name == p.name && c.pin.to == p.to && c.pin.source == p.source)
+        });
+        if plan.pins.is_empty() {
+            break;
+        }
+        if round > 0 {
+            outcome.plan.pins.extend(plan.pins.iter().cloned());
+        }
+        reporter.status(
+            "Resolving",
+            &format!(
+                "{} shared {} with cargo{}",
+                plan.pins.len(),
+                if plan.pins.len() == 1 {
+                    "crate"
+                } else {
+                    "crates"
+                },
+                if round > 0 {
+                    " (pulled in by the previous pins)"
+                } else {
+                    ""
+                }
+            ),
+        );
+        let applied = apply::apply(&outcome.workspace, snapshot, &plan, &current, cargo)?;
+        total.pinned.extend(applied.pinned);
+        total.conflicts.extend(applied.conflicts);
+        current = Lock::read(&outcome.workspace.lock)?;
+        plan = Plan::new(&outcome.host, &current);
+        if let Some(err) = refusal(&plan, &outcome.host.path) {
+            return Err(err);
+        }
+    }
+    outcome
+        .plan
+        .pins
+        .sort_by(|a, b| (&a.name, &a.from).cmp(&(&b.name, &b.from)));
+    total.moved = apply::moved(&outcome.plugin, &current, &total.pinned);
+    Ok(total)
+}
+
+/// The errors a plan can carry by itself: ABI crates on another line, shared crates the host
+/// takes from git or a path.
+fn refusal(plan: &Plan, host_lock: &Path) -> Option<CapError> {
+    if !plan.unshareable.is_empty() {
+        return Some(CapError::HostUnshareableSource {
+            host_lock: host_lock.to_owned(),
+            packages: plan
+                .unshareable
+                .iter()
+                .map(|u: &Unshareable| {
+                    (
+                        u.name.clone(),
+                        format!("{} {}", u.host_version, u.host_source),
+                        u.plugin_version.to_string(),
+                    )
+                })
+                .collect(),
+        });
+    }
+    if !plan.abi.is_empty() {
+        return Some(CapError::AbiIncompatible {
+            mismatches: plan.abi.clone(),
+        });
+    }
+    None
 }
 
 /// Runs `plugin-build cap` and prints the outcome; returns the exit code.

@@ -283,7 +283,21 @@ fn human(out: &mut impl Write, o: &Outcome) -> io::Result<()> {
                 }
             }
         }
-        writeln!(out, "  fix: {}", c.fix())?;
+        let owner = c
+            .required_by
+            .as_deref()
+            .map(|by| by.split(" v").next().unwrap_or(by));
+        match conflicts
+            .iter()
+            .find(|o| Some(o.pin.name.as_str()) == owner)
+        {
+            Some(cause) => writeln!(
+                out,
+                "  fix: follows from the `{}` conflict; fixing that one fixes this one",
+                cause.pin.name
+            )?,
+            None => writeln!(out, "  fix: {}", c.fix())?,
+        }
     }
     if let Some(applied) = &o.applied {
         if !applied.moved.is_empty() {
@@ -303,8 +317,9 @@ fn human(out: &mut impl Write, o: &Outcome) -> io::Result<()> {
     let pins = |n: usize| if n == 1 { "crate" } else { "crates" };
     let head = match o.mode {
         Mode::Apply => format!(
-            "{} pinned to the host ({} up, {} down), {} conflict{}",
+            "{} of {} differing pinned to the host ({} up, {} down), {} conflict{}",
             s.pinned,
+            s.differing,
             s.up,
             s.down,
             s.conflicts,
