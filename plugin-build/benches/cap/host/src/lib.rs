@@ -1,0 +1,1 @@
+//! Benchmark host; never compiled.
