@@ -1,16 +1,21 @@
 //! Instances and calls: what a host application does with a loaded plugin.
 
-use std::sync::{
-    atomic::{AtomicU64, Ordering},
-    Arc,
+use std::{
+    path::PathBuf,
+    sync::{atomic::Ordering, Arc},
+    time::Instant,
 };
 
 use plugin_api::{
-    abi_stable::std_types::{RSlice, RStr, RVec},
+    abi_stable::std_types::{RResult, RSlice, RStr, RVec},
     Capabilities, ErrorKind, KeyValue, PluginError, PluginInstanceBox,
 };
 
-use crate::values::{self, Request, Response, Route, Values};
+use crate::{
+    metrics::Metrics,
+    services::write_atomically,
+    values::{self, Request, Response, Route, Values},
+};
 
 /// A call that did not produce a result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,18 +71,13 @@ impl CallError {
     }
 }
 
-/// Failure counts of one plugin, shared by its instances.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub errors: AtomicU64,
-    pub panics: AtomicU64,
-}
-
 pub(crate) struct InstanceInner {
     pub plugin_id: String,
     pub capabilities: Capabilities,
     pub object: PluginInstanceBox,
-    pub counters: Arc<Counters>,
+    pub metrics: Arc<Metrics>,
+    /// Where an accepted configuration is stored, when the host persists storage.
+    pub config_path: Option<PathBuf>,
 }
 
 /// A plugin instance for one user. Cheap to clone; callable from many threads at once.
@@ -118,11 +118,16 @@ impl Instance {
 
     #[cold]
     fn failed(&self, operation: &'static str, error: PluginError) -> CallError {
-        let counters = &self.inner.counters;
-        counters.errors.fetch_add(1, Ordering::Relaxed);
+        let metrics = &self.inner.metrics;
+        metrics.errors.fetch_add(1, Ordering::Relaxed);
         if error.kind == ErrorKind::PANICKED {
-            counters.panics.fetch_add(1, Ordering::Relaxed);
-            log::error!(target: "plugin_host", "plugin `{}` panicked in `{operation}`: {}", self.inner.plugin_id, error.message);
+            metrics.panics.fetch_add(1, Ordering::Relaxed);
+            log::error!(
+                target: "plugin_host",
+                "plugin `{}` panicked in `{operation}`: {}",
+                self.inner.plugin_id,
+                error.message
+            );
         }
         CallError::Plugin {
             id: self.inner.plugin_id.clone(),
@@ -131,12 +136,19 @@ impl Instance {
         }
     }
 
-    fn lift<T>(
+    /// Makes one call across the boundary, counting it and timing a sample of calls.
+    #[inline]
+    fn call<T>(
         &self,
         operation: &'static str,
-        r: plugin_api::abi_stable::std_types::RResult<T, PluginError>,
+        f: impl FnOnce(&PluginInstanceBox) -> RResult<T, PluginError>,
     ) -> Result<T, CallError> {
-        r.into_result().map_err(|e| self.failed(operation, e))
+        let started = self.inner.metrics.start_call().then(Instant::now);
+        let result = f(&self.inner.object);
+        if let Some(started) = started {
+            self.inner.metrics.record_latency(started.elapsed());
+        }
+        result.into_result().map_err(|e| self.failed(operation, e))
     }
 
     /// Capability `execute`: runs `label` over `input`.
@@ -153,60 +165,70 @@ impl Instance {
         input: &[KeyValue],
     ) -> Result<RVec<KeyValue>, CallError> {
         self.require(Capabilities::EXECUTE, "execute")?;
-        let result = self
-            .inner
-            .object
-            .execute(RStr::from_str(label), RSlice::from_slice(input));
-        self.lift("execute", result)
+        self.call("execute", |o| {
+            o.execute(RStr::from_str(label), RSlice::from_slice(input))
+        })
     }
 
     /// Capability `http`: the plugin's routes.
     pub fn routes(&self) -> Result<Vec<Route>, CallError> {
         self.require(Capabilities::HTTP, "http")?;
-        let routes = self.lift("routes", self.inner.object.routes())?;
+        let routes = self.call("routes", |o| o.routes())?;
         Ok(routes.into_iter().map(Route::from).collect())
     }
 
     /// Capability `http`: one request.
     pub fn handle_http(&self, request: Request) -> Result<Response, CallError> {
         self.require(Capabilities::HTTP, "http")?;
-        self.lift("handle_http", self.inner.object.handle_http(request.into()))
+        self.call("handle_http", |o| o.handle_http(request.into()))
             .map(Response::from)
     }
 
     /// Capability `config`: the default configuration text.
     pub fn default_config(&self) -> Result<String, CallError> {
         self.require(Capabilities::CONFIG, "config")?;
-        self.lift("default_config", self.inner.object.default_config())
+        self.call("default_config", |o| o.default_config())
             .map(Into::into)
     }
 
-    /// Capability `config`: validates and applies a configuration.
+    /// Capability `config`: validates and applies a configuration. When the host persists
+    /// storage, an accepted configuration is stored (atomically) and applied again to this
+    /// user's next instance, after a restart too.
     pub fn set_config(&self, text: &str) -> Result<(), CallError> {
+        self.apply_config(text)?;
+        if let Some(path) = &self.inner.config_path {
+            write_atomically(path, text.as_bytes()).map_err(|e| CallError::Plugin {
+                id: self.inner.plugin_id.clone(),
+                operation: "set_config",
+                error: PluginError::new(
+                    ErrorKind::UNAVAILABLE,
+                    format!("accepted, but cannot be stored in {}: {e}", path.display()),
+                ),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Validates and applies a configuration without storing it.
+    pub(crate) fn apply_config(&self, text: &str) -> Result<(), CallError> {
         self.require(Capabilities::CONFIG, "config")?;
-        self.lift(
-            "set_config",
-            self.inner.object.set_config(RStr::from_str(text)),
-        )
+        self.call("set_config", |o| o.set_config(RStr::from_str(text)))
     }
 
     /// Capability `display`: the markdown for `location` (the host's base URL).
     pub fn display(&self, location: &str) -> Result<String, CallError> {
         self.require(Capabilities::DISPLAY, "display")?;
-        self.lift(
-            "display",
-            self.inner.object.display(RStr::from_str(location)),
-        )
-        .map(Into::into)
+        self.call("display", |o| o.display(RStr::from_str(location)))
+            .map(Into::into)
     }
 
     /// Turns the instance on.
     pub fn enable(&self) -> Result<(), CallError> {
-        self.lift("enable", self.inner.object.enable())
+        self.call("enable", |o| o.enable())
     }
 
     /// Turns the instance off.
     pub fn disable(&self) -> Result<(), CallError> {
-        self.lift("disable", self.inner.object.disable())
+        self.call("disable", |o| o.disable())
     }
 }

@@ -127,9 +127,45 @@ pub enum Refusal {
         /// The panic message.
         message: String,
     },
+    /// `on_load` did not return within the host's time limit.
+    OnLoadTimedOut {
+        /// The limit, in milliseconds.
+        limit_ms: u64,
+    },
+    /// The plugin folder's `plugin.toml` cannot be used.
+    BadManifest {
+        /// What is wrong.
+        message: String,
+    },
+    /// The plugin folder has no build for this host's architecture.
+    NoTargetForHost {
+        /// The targets it has.
+        available: Vec<String>,
+        /// This host's target.
+        host: String,
+    },
+    /// The library does not match the checksum in `plugin.toml`.
+    ChecksumMismatch {
+        /// The library's file name.
+        file: String,
+        /// The manifest's SHA-256.
+        expected: String,
+        /// The file's SHA-256.
+        found: String,
+    },
+    /// `plugin.toml` describes another plugin than the library it ships.
+    ManifestMismatch {
+        /// The field that differs.
+        field: &'static str,
+        /// The manifest's value.
+        manifest: String,
+        /// The library's value.
+        library: String,
+    },
 }
 
-fn host_target_name() -> &'static str {
+/// This host's target name, as `plugin-build` spells it (`amd64`, `386`, `arm-7`, `arm64`).
+pub fn host_target_name() -> &'static str {
     match host_machine() {
         "x86_64" => "amd64",
         "x86" => "386",
@@ -164,6 +200,11 @@ impl Refusal {
             Self::DuplicateId { .. } => "duplicate-id",
             Self::OnLoadFailed { .. } => "on-load-failed",
             Self::OnLoadPanicked { .. } => "on-load-panicked",
+            Self::OnLoadTimedOut { .. } => "on-load-timed-out",
+            Self::BadManifest { .. } => "bad-manifest",
+            Self::NoTargetForHost { .. } => "no-target-for-host",
+            Self::ChecksumMismatch { .. } => "checksum-mismatch",
+            Self::ManifestMismatch { .. } => "manifest-mismatch",
         }
     }
 
@@ -208,6 +249,15 @@ impl Refusal {
             Self::OnLoadFailed { .. } | Self::OnLoadPanicked { .. } => {
                 "see the plugin's log; fix its configuration or report it to the plugin's authors".into()
             }
+            Self::OnLoadTimedOut { .. } => {
+                "see the plugin's log for what it waits on; raise the host's lifecycle timeout if start-up is legitimately slow".into()
+            }
+            Self::BadManifest { .. } | Self::ChecksumMismatch { .. } | Self::ManifestMismatch { .. } => {
+                "deploy the package again with `plugin-build deploy`, which verifies it first".into()
+            }
+            Self::NoTargetForHost { .. } => {
+                format!("build and package the plugin for this host: `plugin-build --target {target}` then `plugin-build package`")
+            }
         }
     }
 }
@@ -248,6 +298,20 @@ impl fmt::Display for Refusal {
             }
             Self::OnLoadFailed { message } => write!(f, "`on_load` failed: {message}"),
             Self::OnLoadPanicked { message } => f.write_str(message),
+            Self::OnLoadTimedOut { limit_ms } => write!(f, "`on_load` did not return within {limit_ms} ms"),
+            Self::BadManifest { message } => write!(f, "plugin.toml: {message}"),
+            Self::NoTargetForHost { available, host } => {
+                write!(f, "plugin.toml has builds for {}; this host needs `{host}`", available.join(", "))
+            }
+            Self::ChecksumMismatch { file, expected, found } => write!(
+                f,
+                "`{file}` does not match plugin.toml: SHA-256 {} expected, {} found",
+                &expected[..expected.len().min(12)],
+                &found[..found.len().min(12)]
+            ),
+            Self::ManifestMismatch { field, manifest, library } => {
+                write!(f, "plugin.toml says {field} `{manifest}`, the library says `{library}`")
+            }
         }
     }
 }

@@ -8,7 +8,7 @@
 //! ```no_run
 //! use plugin_host::{HostConfig, PluginManager, User, Values};
 //!
-//! let mut manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
+//! let manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
 //! for report in manager.load_dir("plugins".as_ref()) {
 //!     if let Some(error) = report.error() {
 //!         eprintln!("{error}");
@@ -28,18 +28,28 @@
 #![warn(missing_docs)]
 
 mod call;
+mod config;
+pub mod discovery;
 mod error;
+mod events;
 mod loader;
+mod logfile;
 mod manager;
 pub mod manifest;
+mod metrics;
 pub mod preflight;
 mod services;
 mod values;
+mod watch;
 
 pub use call::{CallError, Instance};
-pub use error::{LoadError, Refusal};
-pub use manager::{
-    HostConfig, MessageEvent, PluginInfo, PluginManager, PluginReport, PluginStatus,
-};
+pub use config::HostConfig;
+pub use discovery::Origin;
+pub use error::{host_target_name, LoadError, Refusal};
+pub use events::{MessageEvent, PluginEvent};
+pub use logfile::{level_variable, LevelFilter};
+pub use manager::{PluginInfo, PluginManager, PluginReport, PluginStatus};
+pub use metrics::{MetricsSnapshot, SAMPLE_EVERY};
 pub use plugin_api::{Capabilities, ErrorKind, PluginError, Value, API_VERSION};
 pub use values::{Request, Response, Route, User, Values};
+pub use watch::{watch, Watcher};

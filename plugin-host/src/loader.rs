@@ -16,7 +16,6 @@ use plugin_api::{
 use crate::{
     error::{LoadError, Refusal},
     manager::PluginInfo,
-    preflight,
 };
 
 /// A library that passed every check before `on_load`.
@@ -30,12 +29,16 @@ pub(crate) struct HostFacts<'a> {
     pub host_version: &'a semver::Version,
 }
 
+/// Opens `library`, which has passed the preflight checks, reporting errors against `path`
+/// (the file or folder the user put in the plugins folder; `library` may be a private copy).
 // Boxed: a `LoadError` is large and the success path should stay small.
-pub(crate) fn open(path: &Path, host: &HostFacts<'_>) -> Result<Opened, Box<LoadError>> {
-    preflight::check(path).map_err(|refusal| Box::new(LoadError::new(path, refusal)))?;
-
+pub(crate) fn open(
+    library: &Path,
+    path: &Path,
+    host: &HostFacts<'_>,
+) -> Result<Opened, Box<LoadError>> {
     let header =
-        lib_header_from_path(path).map_err(|e| Box::new(map_library_error(path, e, None)))?;
+        lib_header_from_path(library).map_err(|e| Box::new(map_library_error(path, e, None)))?;
     let plugin_version = header.version_strings().to_string();
     let module = header
         .init_root_module::<PluginModuleRef>()

@@ -1,73 +1,39 @@
-//! The plugin manager: discovers plugin files, loads each one independently, keeps one status
-//! per file, creates per-user instances and unloads.
+//! The plugin manager: discovers plugin files and folders, loads each one independently from
+//! a private copy, keeps one status per entry, hands out per-user instances, reloads and
+//! unloads, and publishes events.
+//!
+//! Every method takes `&self`: a manager is shared between the application's threads and the
+//! folder watcher (`Arc<PluginManager>`). Loading happens outside the state lock; only the
+//! swap of an entry is under it, so calls keep flowing while a plugin loads or reloads.
 
 use std::{
     collections::HashMap,
     fmt, fs,
     path::{Path, PathBuf},
-    sync::{atomic::Ordering, Arc, Mutex},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        mpsc, Arc, Mutex, RwLock,
+    },
+    thread,
+    time::{Duration, Instant, SystemTime},
 };
 
 use plugin_api::{PluginModuleRef, API_VERSION};
 use serde::Serialize;
 
 use crate::{
-    call::{CallError, Counters, Instance, InstanceInner},
+    call::{CallError, Instance, InstanceInner},
+    config::HostConfig,
+    discovery::{self, Found, Origin},
     error::{LoadError, Refusal},
+    events::{PluginEvent, Subscribers},
     loader::{self, HostFacts},
+    logfile::{self, PluginLog},
+    metrics::{Metrics, MetricsSnapshot},
+    preflight,
     services::{BoundServices, Shared, Storage},
     values::User,
 };
-
-/// A message a plugin sent through the host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MessageEvent {
-    /// The sending plugin.
-    pub plugin_id: String,
-    /// The user whose instance sent it; `None` for the plugin as a whole.
-    pub user_id: Option<u64>,
-    /// Title.
-    pub title: String,
-    /// Body.
-    pub message: String,
-    /// Priority.
-    pub priority: i32,
-    /// Extra data as JSON text, or empty.
-    pub extras: String,
-}
-
-/// How the host application sets up its manager.
-#[derive(Clone)]
-pub struct HostConfig {
-    host_version: semver::Version,
-    storage_dir: Option<PathBuf>,
-    on_message: Option<Arc<dyn Fn(MessageEvent) + Send + Sync>>,
-}
-
-impl HostConfig {
-    /// A configuration for a host application at `host_version`; plugins state which host
-    /// versions they support and are checked against it.
-    pub fn new(host_version: semver::Version) -> Self {
-        Self {
-            host_version,
-            storage_dir: None,
-            on_message: None,
-        }
-    }
-
-    /// Persist plugin storage under `dir` (one folder per plugin, written atomically) instead
-    /// of keeping it in memory.
-    pub fn storage_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.storage_dir = Some(dir.into());
-        self
-    }
-
-    /// Deliver messages that plugins send to `callback`; by default they are logged.
-    pub fn on_message(mut self, callback: impl Fn(MessageEvent) + Send + Sync + 'static) -> Self {
-        self.on_message = Some(Arc::new(callback));
-        self
-    }
-}
 
 /// What a plugin says about itself, from its descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,7 +60,7 @@ pub struct PluginInfo {
     pub api_version: String,
     /// Capability names.
     pub capabilities: Vec<&'static str>,
-    /// The file it was loaded from.
+    /// The file or plugin folder it was loaded from.
     pub path: PathBuf,
 }
 
@@ -123,27 +89,33 @@ impl PluginInfo {
     }
 }
 
-/// The state of one plugin file.
+/// The state of one entry of a plugins folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PluginStatus {
     /// Loaded and callable.
     Active,
-    /// Loaded, but turned off by the host application.
+    /// Loaded, but turned off (by the host application, or because `enable` failed).
     Disabled {
         /// Why.
         reason: String,
     },
     /// Refused; the error says why and what to do.
     Invalid(LoadError),
+    /// Not a plugin (a hidden file, a file without `.so`, a folder without `plugin.toml`).
+    Skipped {
+        /// Why it was passed over.
+        reason: String,
+    },
 }
 
 impl PluginStatus {
-    /// `active`, `disabled` or `invalid`.
+    /// `active`, `disabled`, `invalid` or `skipped`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Disabled { .. } => "disabled",
             Self::Invalid(_) => "invalid",
+            Self::Skipped { .. } => "skipped",
         }
     }
 }
@@ -154,23 +126,31 @@ impl fmt::Display for PluginStatus {
             Self::Active => f.write_str("active"),
             Self::Disabled { reason } => write!(f, "disabled: {reason}"),
             Self::Invalid(error) => write!(f, "invalid: {}", error.refusal),
+            Self::Skipped { reason } => write!(f, "skipped: {reason}"),
         }
     }
 }
 
-/// One plugin file and its outcome.
+/// One entry of a plugins folder and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginReport {
-    /// The file.
+    /// The file or plugin folder.
     pub path: PathBuf,
-    /// The descriptor, when the file got far enough to have one read.
+    /// The folder it was found in.
+    pub origin: Origin,
+    /// The descriptor, when the plugin loaded.
     pub info: Option<PluginInfo>,
-    /// Active, disabled or invalid.
+    /// Active, disabled, invalid or skipped.
     pub status: PluginStatus,
-    /// Calls that returned an error so far.
-    pub errors: u64,
-    /// Panics contained so far.
-    pub panics: u64,
+    /// Notes from later events (a refused reload, a stored configuration that no longer
+    /// validates), newest last.
+    pub messages: Vec<String>,
+    /// How long loading took (checks, copy, `dlopen`, `on_load`).
+    pub load_time: Option<Duration>,
+    /// When it was loaded.
+    pub loaded_at: Option<SystemTime>,
+    /// Calls, errors, panics and latency.
+    pub metrics: MetricsSnapshot,
 }
 
 impl PluginReport {
@@ -191,28 +171,66 @@ impl PluginReport {
     }
 }
 
-struct Loaded {
+/// An instance, or the reason it is disabled; the instance is kept so a new configuration
+/// can revive it.
+struct Slot {
+    instance: Instance,
+    disabled: Option<String>,
+}
+
+pub(crate) struct Loaded {
     module: PluginModuleRef,
     info: PluginInfo,
-    instances: Mutex<HashMap<u64, Instance>>,
-    counters: Arc<Counters>,
+    instances: Mutex<HashMap<u64, Slot>>,
+    metrics: Arc<Metrics>,
+    log: Arc<PluginLog>,
+    load_time: Duration,
+    loaded_at: SystemTime,
 }
 
 struct Entry {
-    path: PathBuf,
+    source: PathBuf,
+    origin: Origin,
     status: PluginStatus,
-    loaded: Option<Loaded>,
+    loaded: Option<Arc<Loaded>>,
+    messages: Vec<String>,
+}
+
+/// Where private copies of plugin files go.
+enum PrivateDir {
+    Owned(tempfile::TempDir),
+    Given(PathBuf),
+}
+
+impl PrivateDir {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Owned(dir) => dir.path(),
+            Self::Given(dir) => dir,
+        }
+    }
 }
 
 /// Loads plugins and hands out instances. See the crate documentation for an example.
 pub struct PluginManager {
     config: HostConfig,
     shared: Arc<Shared>,
-    entries: Vec<Entry>,
+    state: RwLock<Vec<Entry>>,
+    subscribers: Subscribers,
+    private: PrivateDir,
+    generation: AtomicU64,
+}
+
+fn lock_poisoned<T>(e: std::sync::PoisonError<T>) -> T {
+    e.into_inner()
 }
 
 impl PluginManager {
     /// A manager with no plugins yet.
+    ///
+    /// # Panics
+    /// If no private folder can be created under the system's temporary folder and none was
+    /// configured with [`HostConfig::private_dir`].
     pub fn new(config: HostConfig) -> Self {
         let storage = match &config.storage_dir {
             Some(dir) => Storage::Dir(dir.clone()),
@@ -223,10 +241,22 @@ impl PluginManager {
             storage,
             on_message: config.on_message.clone(),
         });
+        let private = match &config.private_dir {
+            Some(dir) => PrivateDir::Given(dir.clone()),
+            None => PrivateDir::Owned(
+                tempfile::Builder::new()
+                    .prefix("plugin-host-")
+                    .tempdir()
+                    .expect("create a private folder for plugin copies"),
+            ),
+        };
         Self {
             config,
             shared,
-            entries: Vec::new(),
+            state: RwLock::default(),
+            subscribers: Subscribers::default(),
+            private,
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -235,25 +265,37 @@ impl PluginManager {
         API_VERSION
     }
 
-    /// Loads every plugin file in `dir`, in file-name order, and returns one report per file.
-    /// Dotfiles and folders are skipped. A file that fails never stops the others.
-    pub fn load_dir(&mut self, dir: &Path) -> Vec<PluginReport> {
-        let mut files: Vec<PathBuf> = match fs::read_dir(dir) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| {
-                    !p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                })
-                .filter(|p| {
-                    let is_dir = p.is_dir();
-                    if is_dir {
-                        log::debug!(target: "plugin_host", "skipping folder {}", p.display());
-                    }
-                    !is_dir
-                })
-                .collect(),
+    /// Subscribes to loaded, refused, reloaded and unloaded events. Dropping the receiver
+    /// unsubscribes.
+    pub fn subscribe(&self) -> mpsc::Receiver<PluginEvent> {
+        self.subscribers.subscribe()
+    }
+
+    /// Loads the configured bundled folder, then the external folder (see [`crate::discovery`]
+    /// for the order), and returns one report per entry.
+    pub fn discover(&self) -> Vec<PluginReport> {
+        let mut reports = Vec::new();
+        let folders = [
+            (&self.config.bundled_dir, Origin::Bundled),
+            (&self.config.external_dir, Origin::External),
+        ];
+        for (dir, origin) in folders {
+            if let Some(dir) = dir {
+                reports.extend(self.load_folder(dir, origin));
+            }
+        }
+        reports
+    }
+
+    /// Loads every entry of `dir` as external plugins, in file-name order, and returns one
+    /// report per entry. A failing entry never stops the others.
+    pub fn load_dir(&self, dir: &Path) -> Vec<PluginReport> {
+        self.load_folder(dir, Origin::External)
+    }
+
+    fn load_folder(&self, dir: &Path, origin: Origin) -> Vec<PluginReport> {
+        let found = match discovery::scan(dir) {
+            Ok(found) => found,
             Err(e) => {
                 let error = LoadError::new(
                     dir,
@@ -262,175 +304,405 @@ impl PluginManager {
                     },
                 );
                 log::warn!(target: "plugin_host", "{error}");
-                return vec![PluginReport {
-                    path: dir.to_owned(),
-                    info: None,
+                return vec![self.push(Entry {
+                    source: dir.to_owned(),
+                    origin,
                     status: PluginStatus::Invalid(error),
-                    errors: 0,
-                    panics: 0,
-                }];
+                    loaded: None,
+                    messages: vec![],
+                })];
             }
         };
-        files.sort();
-        files.iter().map(|path| self.load_file(path)).collect()
+        found
+            .into_iter()
+            .map(|found| match found {
+                Found::Candidate(path) => self.load_path(&path, origin),
+                Found::Skipped { path, reason } => {
+                    log::debug!(target: "plugin_host", "skipping {}: {reason}", path.display());
+                    self.push(Entry {
+                        source: path,
+                        origin,
+                        status: PluginStatus::Skipped { reason },
+                        loaded: None,
+                        messages: vec![],
+                    })
+                }
+            })
+            .collect()
     }
 
-    /// Loads one plugin file and returns its report.
-    pub fn load_file(&mut self, path: &Path) -> PluginReport {
-        let entry = self.open_entry(path);
-        match &entry.status {
-            PluginStatus::Invalid(error) => {
+    /// Loads one plugin file or plugin folder as an external plugin.
+    pub fn load_file(&self, path: &Path) -> PluginReport {
+        self.load_path(path, Origin::External)
+    }
+
+    fn load_path(&self, path: &Path, origin: Origin) -> PluginReport {
+        let entry = match self.open(path, None) {
+            Ok(loaded) => {
+                log::info!(target: "plugin_host", "loaded plugin `{}` from {}", loaded.info.id, path.display());
+                self.subscribers.publish(PluginEvent::Loaded {
+                    id: loaded.info.id.clone(),
+                    source: path.to_owned(),
+                });
+                Entry {
+                    source: path.to_owned(),
+                    origin,
+                    status: PluginStatus::Active,
+                    loaded: Some(loaded),
+                    messages: vec![],
+                }
+            }
+            Err(error) => {
                 log::warn!(target: "plugin_host", "{error}");
+                self.subscribers.publish(PluginEvent::Refused {
+                    source: path.to_owned(),
+                    message: error.to_string(),
+                });
+                Entry {
+                    source: path.to_owned(),
+                    origin,
+                    status: PluginStatus::Invalid(*error),
+                    loaded: None,
+                    messages: vec![],
+                }
             }
-            _ => {
-                log::info!(target: "plugin_host", "loaded plugin `{}` from {}", entry.loaded.as_ref().map_or("", |l| l.info.id.as_str()), path.display())
-            }
-        }
-        self.entries.push(entry);
-        Self::report(self.entries.last().expect("just pushed"))
+        };
+        self.push(entry)
     }
 
-    fn open_entry(&self, path: &Path) -> Entry {
-        let invalid = |error: LoadError| Entry {
-            path: path.to_owned(),
-            status: PluginStatus::Invalid(error),
-            loaded: None,
+    fn push(&self, entry: Entry) -> PluginReport {
+        let report = Self::report(&entry);
+        let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+        // Loading the same source again replaces its entry.
+        state.retain(|e| e.source != entry.source);
+        state.push(entry);
+        report
+    }
+
+    /// Checks, copies, loads and starts the plugin at `path`. `replacing` is the id of the
+    /// plugin this load will replace, which may keep its id.
+    fn open(&self, path: &Path, replacing: Option<&str>) -> Result<Arc<Loaded>, Box<LoadError>> {
+        let started = Instant::now();
+        let fail = |refusal: Refusal| Box::new(LoadError::new(path, refusal));
+        let (library, manifest) = discovery::resolve(path).map_err(fail)?;
+        let bytes = match fs::metadata(&library) {
+            Ok(meta) if !meta.is_file() => return Err(fail(Refusal::NotAFile)),
+            Ok(_) => fs::read(&library).map_err(|e| {
+                fail(Refusal::Unreadable {
+                    reason: e.to_string(),
+                })
+            })?,
+            Err(e) => {
+                return Err(fail(Refusal::Unreadable {
+                    reason: e.to_string(),
+                }))
+            }
         };
-        let opened = match loader::open(
+        preflight::inspect_bytes(&bytes).map_err(fail)?;
+        if let Some(manifest) = &manifest {
+            discovery::verify(manifest, &bytes).map_err(fail)?;
+        }
+        // Load a private copy: the dynamic loader shares one library per file, and a file
+        // overwritten in place while mapped crashes the process. A copy is never touched.
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let name = library
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let copy = self.private.path().join(format!("{generation}-{name}"));
+        fs::write(&copy, &bytes).map_err(|e| {
+            fail(Refusal::Unreadable {
+                reason: format!("cannot copy it to {}: {e}", copy.display()),
+            })
+        })?;
+        drop(bytes);
+
+        let opened = loader::open(
+            &copy,
             path,
             &HostFacts {
                 host_version: &self.config.host_version,
             },
-        ) {
-            Ok(opened) => opened,
-            Err(error) => return invalid(*error),
-        };
+        )?;
         let id = opened.info.id.clone();
-        if let Some(other) = self.find_loaded(&id) {
-            let refusal = Refusal::DuplicateId {
+        let with_id = |refusal: Refusal| Box::new(LoadError::new(path, refusal).with_id(&id));
+        if let Some(manifest) = &manifest {
+            for (field, in_manifest, in_library) in [
+                ("id", &manifest.plugin.id, &opened.info.id),
+                ("version", &manifest.plugin.version, &opened.info.version),
+            ] {
+                if in_manifest != in_library {
+                    return Err(with_id(Refusal::ManifestMismatch {
+                        field,
+                        manifest: in_manifest.clone(),
+                        library: in_library.clone(),
+                    }));
+                }
+            }
+        }
+        let is_replaced = |other: &str| replacing.is_some_and(|r| r.eq_ignore_ascii_case(other));
+        if let Some(other) = self.find_loaded(&id).filter(|l| !is_replaced(&l.info.id)) {
+            return Err(with_id(Refusal::DuplicateId {
                 id: id.clone(),
                 loaded_from: other.info.path.clone(),
-            };
-            return invalid(LoadError::new(path, refusal).with_id(id));
+            }));
         }
-        let services = BoundServices::new(&id, None, Arc::clone(&self.shared)).into_abi();
-        if let Err(error) = (opened.module.on_load())(services).into_result() {
-            let refusal = if error.kind == plugin_api::ErrorKind::PANICKED {
-                Refusal::OnLoadPanicked {
+
+        let level = self.log_level(&id);
+        let log = PluginLog::new(
+            &id,
+            level,
+            self.config.log_dir.as_deref(),
+            self.config.log_max_bytes,
+        )
+        .map_err(|e| {
+            with_id(Refusal::Unreadable {
+                reason: format!("cannot open its log file: {e}"),
+            })
+        })?;
+        let log = Arc::new(log);
+        let services =
+            BoundServices::new(&id, None, Arc::clone(&self.shared), Arc::clone(&log)).into_abi();
+        let on_load = opened.module.on_load();
+        match run_with_limit(self.config.lifecycle_timeout, move || {
+            on_load(services).into_result()
+        }) {
+            None => {
+                return Err(with_id(Refusal::OnLoadTimedOut {
+                    limit_ms: self.config.lifecycle_timeout.as_millis() as u64,
+                }))
+            }
+            Some(Err(error)) if error.kind == plugin_api::ErrorKind::PANICKED => {
+                return Err(with_id(Refusal::OnLoadPanicked {
                     message: error.message.into(),
-                }
-            } else {
-                Refusal::OnLoadFailed {
+                }))
+            }
+            Some(Err(error)) => {
+                return Err(with_id(Refusal::OnLoadFailed {
                     message: error.message.into(),
-                }
-            };
-            return invalid(LoadError::new(path, refusal).with_id(id));
+                }))
+            }
+            Some(Ok(())) => {}
         }
-        Entry {
-            path: path.to_owned(),
-            status: PluginStatus::Active,
-            loaded: Some(Loaded {
-                module: opened.module,
-                info: opened.info,
-                instances: Mutex::default(),
-                counters: Arc::default(),
-            }),
-        }
+        Ok(Arc::new(Loaded {
+            module: opened.module,
+            info: opened.info,
+            instances: Mutex::default(),
+            metrics: Arc::default(),
+            log,
+            load_time: started.elapsed(),
+            loaded_at: SystemTime::now(),
+        }))
     }
 
-    fn find_loaded(&self, id: &str) -> Option<&Loaded> {
-        self.entries
+    fn log_level(&self, id: &str) -> logfile::LevelFilter {
+        let from_env = std::env::var(logfile::level_variable(id))
+            .ok()
+            .and_then(|v| v.parse().ok());
+        from_env
+            .or_else(|| {
+                self.config
+                    .log_levels
+                    .get(&id.to_ascii_lowercase())
+                    .copied()
+            })
+            .unwrap_or(self.config.default_log_level)
+    }
+
+    fn find_loaded(&self, id: &str) -> Option<Arc<Loaded>> {
+        let state = self.state.read().unwrap_or_else(lock_poisoned);
+        state
             .iter()
             .filter_map(|e| e.loaded.as_ref())
             .find(|l| l.info.id.eq_ignore_ascii_case(id))
-    }
-
-    fn find_entry(&self, id: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| {
-            e.loaded
-                .as_ref()
-                .is_some_and(|l| l.info.id.eq_ignore_ascii_case(id))
-        })
+            .cloned()
     }
 
     fn report(entry: &Entry) -> PluginReport {
-        let (errors, panics) = entry.loaded.as_ref().map_or((0, 0), |l| {
-            (
-                l.counters.errors.load(Ordering::Relaxed),
-                l.counters.panics.load(Ordering::Relaxed),
-            )
-        });
+        let loaded = entry.loaded.as_ref();
         PluginReport {
-            path: entry.path.clone(),
-            info: entry.loaded.as_ref().map(|l| l.info.clone()),
+            path: entry.source.clone(),
+            origin: entry.origin,
+            info: loaded.map(|l| l.info.clone()),
             status: entry.status.clone(),
-            errors,
-            panics,
+            messages: entry.messages.clone(),
+            load_time: loaded.map(|l| l.load_time),
+            loaded_at: loaded.map(|l| l.loaded_at),
+            metrics: loaded.map(|l| l.metrics.snapshot()).unwrap_or_default(),
         }
     }
 
-    /// One report per file loaded so far, in load order.
+    /// One report per entry loaded so far, in load order.
     pub fn reports(&self) -> Vec<PluginReport> {
-        self.entries.iter().map(Self::report).collect()
+        self.state
+            .read()
+            .unwrap_or_else(lock_poisoned)
+            .iter()
+            .map(Self::report)
+            .collect()
     }
 
-    /// The descriptor of an active or disabled plugin (ids compare case-insensitively).
-    pub fn info(&self, id: &str) -> Option<&PluginInfo> {
-        self.find_loaded(id).map(|l| &l.info)
+    /// The report of the plugin with this id (case-insensitive).
+    pub fn report_for(&self, id: &str) -> Option<PluginReport> {
+        let state = self.state.read().unwrap_or_else(lock_poisoned);
+        state
+            .iter()
+            .find(|e| {
+                e.loaded
+                    .as_ref()
+                    .is_some_and(|l| l.info.id.eq_ignore_ascii_case(id))
+            })
+            .map(Self::report)
     }
 
-    /// The instance of plugin `id` for `user`, created and enabled on first use.
-    pub fn instance(&self, id: &str, user: &User) -> Result<Instance, CallError> {
-        let entry = self
-            .find_entry(id)
+    /// The descriptor of a loaded plugin (ids compare case-insensitively).
+    pub fn info(&self, id: &str) -> Option<PluginInfo> {
+        self.find_loaded(id).map(|l| l.info.clone())
+    }
+
+    fn active(&self, id: &str) -> Result<Arc<Loaded>, CallError> {
+        let state = self.state.read().unwrap_or_else(lock_poisoned);
+        let entry = state
+            .iter()
+            .find(|e| {
+                e.loaded
+                    .as_ref()
+                    .is_some_and(|l| l.info.id.eq_ignore_ascii_case(id))
+            })
             .ok_or_else(|| CallError::NotFound { id: id.into() })?;
-        let loaded = entry
-            .loaded
-            .as_ref()
-            .expect("find_entry returns loaded entries");
-        if let PluginStatus::Disabled { reason } = &entry.status {
-            return Err(CallError::NotActive {
+        let loaded = entry.loaded.clone().expect("found by loaded id");
+        match &entry.status {
+            PluginStatus::Disabled { reason } => Err(CallError::NotActive {
                 id: loaded.info.id.clone(),
                 reason: reason.clone(),
-            });
+            }),
+            _ => Ok(loaded),
         }
-        let mut instances = loaded.instances.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(instance) = instances.get(&user.id) {
-            return Ok(instance.clone());
+    }
+
+    fn config_path(&self, id: &str, user: u64) -> Option<PathBuf> {
+        self.config
+            .storage_dir
+            .as_ref()
+            .map(|dir| dir.join(id).join(format!("user-{user}.config")))
+    }
+
+    /// The instance of plugin `id` for `user`, created on first use: a stored configuration
+    /// is applied, then the instance is enabled.
+    ///
+    /// A stored configuration the plugin no longer accepts leaves the instance disabled (the
+    /// error says why) and the stored text untouched; [`PluginManager::set_config`] revives it.
+    pub fn instance(&self, id: &str, user: &User) -> Result<Instance, CallError> {
+        let loaded = self.active(id)?;
+        let mut instances = loaded.instances.lock().unwrap_or_else(lock_poisoned);
+        if let Some(slot) = instances.get(&user.id) {
+            return match &slot.disabled {
+                None => Ok(slot.instance.clone()),
+                Some(reason) => Err(CallError::NotActive {
+                    id: loaded.info.id.clone(),
+                    reason: reason.clone(),
+                }),
+            };
         }
+        let instance = self.new_instance(&loaded, user)?;
         let plugin_id = loaded.info.id.clone();
-        let services =
-            BoundServices::new(&plugin_id, Some(user.id), Arc::clone(&self.shared)).into_abi();
+        if let Some(stored) = self
+            .config_path(&plugin_id, user.id)
+            .and_then(|p| fs::read_to_string(p).ok())
+        {
+            if let Err(e) = instance.apply_config(&stored) {
+                let reason = format!("the stored configuration no longer validates ({e}); it is kept: send a new one");
+                log::warn!(target: "plugin_host", "plugin `{plugin_id}`, user {}: {reason}", user.id);
+                instances.insert(
+                    user.id,
+                    Slot {
+                        instance,
+                        disabled: Some(reason.clone()),
+                    },
+                );
+                return Err(CallError::NotActive {
+                    id: plugin_id,
+                    reason,
+                });
+            }
+        }
+        instance.enable()?;
+        instances.insert(
+            user.id,
+            Slot {
+                instance: instance.clone(),
+                disabled: None,
+            },
+        );
+        Ok(instance)
+    }
+
+    fn new_instance(&self, loaded: &Arc<Loaded>, user: &User) -> Result<Instance, CallError> {
+        let plugin_id = loaded.info.id.clone();
+        let services = BoundServices::new(
+            &plugin_id,
+            Some(user.id),
+            Arc::clone(&self.shared),
+            Arc::clone(&loaded.log),
+        )
+        .into_abi();
+        loaded.metrics.calls.fetch_add(1, Ordering::Relaxed);
         let object = (loaded.module.new_instance())(user.to_abi(), services)
             .into_result()
             .map_err(|error| {
                 if error.kind == plugin_api::ErrorKind::PANICKED {
-                    loaded.counters.panics.fetch_add(1, Ordering::Relaxed);
+                    loaded.metrics.panics.fetch_add(1, Ordering::Relaxed);
                 }
-                loaded.counters.errors.fetch_add(1, Ordering::Relaxed);
+                loaded.metrics.errors.fetch_add(1, Ordering::Relaxed);
                 CallError::Plugin {
                     id: plugin_id.clone(),
                     operation: "new_instance",
                     error,
                 }
             })?;
-        let instance = Instance {
+        Ok(Instance {
             inner: Arc::new(InstanceInner {
+                config_path: self.config_path(&plugin_id, user.id),
                 plugin_id,
                 capabilities: loaded.module.capabilities(),
                 object,
-                counters: Arc::clone(&loaded.counters),
+                metrics: Arc::clone(&loaded.metrics),
             }),
-        };
-        instance.enable()?;
-        instances.insert(user.id, instance.clone());
-        Ok(instance)
+        })
     }
 
-    /// Turns a plugin off (its instances are disabled and dropped) or back on.
-    pub fn set_enabled(&mut self, id: &str, enabled: bool) -> Result<(), CallError> {
-        let entry = self
-            .entries
+    /// Validates `text` with the plugin and, if accepted, applies and stores it for `user`
+    /// (atomically, under the storage folder) and re-enables an instance that a rejected
+    /// stored configuration had disabled.
+    pub fn set_config(&self, id: &str, user: &User, text: &str) -> Result<(), CallError> {
+        let loaded = self.active(id)?;
+        let disabled = {
+            let instances = loaded.instances.lock().unwrap_or_else(lock_poisoned);
+            instances
+                .get(&user.id)
+                .map(|slot| (slot.instance.clone(), slot.disabled.is_some()))
+        };
+        match disabled {
+            None => self.instance(id, user)?.set_config(text),
+            Some((instance, false)) => instance.set_config(text),
+            Some((instance, true)) => {
+                instance.set_config(text)?;
+                instance.enable()?;
+                let mut instances = loaded.instances.lock().unwrap_or_else(lock_poisoned);
+                if let Some(slot) = instances.get_mut(&user.id) {
+                    slot.disabled = None;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Turns a plugin off (its instances are disabled and dropped) or back on. Turning on
+    /// checks the plugin by creating and enabling no instance; a later failing `enable` is
+    /// reported by [`PluginManager::instance`].
+    pub fn set_enabled(&self, id: &str, enabled: bool) -> Result<(), CallError> {
+        let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+        let entry = state
             .iter_mut()
             .find(|e| {
                 e.loaded
@@ -441,8 +713,7 @@ impl PluginManager {
         if enabled {
             entry.status = PluginStatus::Active;
         } else {
-            let loaded = entry.loaded.as_ref().expect("found by loaded id");
-            drain_instances(loaded);
+            drain_instances(entry.loaded.as_ref().expect("found by loaded id"));
             entry.status = PluginStatus::Disabled {
                 reason: "disabled by the host".into(),
             };
@@ -450,38 +721,225 @@ impl PluginManager {
         Ok(())
     }
 
-    /// Unloads plugin `id`: disables and drops its instances, then calls `on_unload`.
-    /// The library stays mapped (abi_stable never unloads), but the plugin is forgotten.
-    pub fn unload(&mut self, id: &str) -> Result<(), CallError> {
-        let index = self
-            .entries
+    /// Loads the plugin at `source` again (a new build was deployed) and swaps it in: new
+    /// instances come from the new build, instances already handed out finish their calls on
+    /// the old one, which is unloaded once they are released. A new build that fails any
+    /// check leaves the running plugin in place, with the reason in its report's messages.
+    pub fn reload(&self, source: &Path) -> PluginReport {
+        let current = {
+            let state = self.state.read().unwrap_or_else(lock_poisoned);
+            state
+                .iter()
+                .find(|e| e.source == source)
+                .map(|e| (e.origin, e.loaded.clone()))
+        };
+        let Some((_, Some(old))) = current else {
+            let origin = current.map_or(Origin::External, |(o, _)| o);
+            return self.load_path(source, origin);
+        };
+        let old_id = old.info.id.clone();
+        match self.open(source, Some(&old_id)) {
+            Ok(new) => {
+                let new_id = new.info.id.clone();
+                {
+                    let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+                    if let Some(entry) = state.iter_mut().find(|e| e.source == source) {
+                        entry.loaded = Some(Arc::clone(&new));
+                        entry.status = PluginStatus::Active;
+                        entry.messages.push(format!(
+                            "reloaded: {} {} replaced {}",
+                            new_id, new.info.version, old.info.version
+                        ));
+                    }
+                }
+                self.retire(old);
+                log::info!(target: "plugin_host", "reloaded plugin `{new_id}` from {}", source.display());
+                self.subscribers.publish(PluginEvent::Reloaded {
+                    id: new_id,
+                    source: source.to_owned(),
+                });
+            }
+            Err(error) => {
+                let message = format!(
+                    "a new build was refused, the running one is kept: {}",
+                    error.refusal
+                );
+                log::warn!(target: "plugin_host", "{error}");
+                let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+                if let Some(entry) = state.iter_mut().find(|e| e.source == source) {
+                    entry.messages.push(message.clone());
+                }
+                drop(state);
+                self.subscribers.publish(PluginEvent::ReloadRefused {
+                    id: old_id,
+                    message,
+                });
+            }
+        }
+        let state = self.state.read().unwrap_or_else(lock_poisoned);
+        state
             .iter()
-            .position(|e| {
-                e.loaded
-                    .as_ref()
-                    .is_some_and(|l| l.info.id.eq_ignore_ascii_case(id))
-            })
-            .ok_or_else(|| CallError::NotFound { id: id.into() })?;
-        let entry = self.entries.remove(index);
+            .find(|e| e.source == source)
+            .map(Self::report)
+            .expect("the entry exists")
+    }
+
+    /// Forgets the entry at `source` (its file or folder was removed): a loaded plugin's
+    /// instances are disabled and dropped and its `on_unload` runs.
+    pub fn remove(&self, source: &Path) -> Option<PluginReport> {
+        let entry = {
+            let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+            let index = state.iter().position(|e| e.source == source)?;
+            state.remove(index)
+        };
+        let report = Self::report(&entry);
+        if let Some(loaded) = entry.loaded {
+            let id = loaded.info.id.clone();
+            if let Err(e) = self.unload_now(loaded) {
+                log::warn!(target: "plugin_host", "{e}");
+            }
+            self.subscribers.publish(PluginEvent::Unloaded { id });
+        }
+        Some(report)
+    }
+
+    /// Unloads plugin `id`: disables and drops its instances, then calls `on_unload`. The
+    /// library stays mapped (abi_stable never unloads), but the plugin is forgotten.
+    pub fn unload(&self, id: &str) -> Result<(), CallError> {
+        let entry = {
+            let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+            let index = state
+                .iter()
+                .position(|e| {
+                    e.loaded
+                        .as_ref()
+                        .is_some_and(|l| l.info.id.eq_ignore_ascii_case(id))
+                })
+                .ok_or_else(|| CallError::NotFound { id: id.into() })?;
+            state.remove(index)
+        };
         let loaded = entry.loaded.expect("found by loaded id");
+        let id = loaded.info.id.clone();
+        let result = self.unload_now(loaded);
+        self.subscribers.publish(PluginEvent::Unloaded { id });
+        result
+    }
+
+    fn unload_now(&self, loaded: Arc<Loaded>) -> Result<(), CallError> {
         drain_instances(&loaded);
-        (loaded.module.on_unload())()
-            .into_result()
-            .map_err(|error| CallError::Plugin {
-                id: loaded.info.id.clone(),
+        let id = loaded.info.id.clone();
+        let on_unload = loaded.module.on_unload();
+        match run_with_limit(self.config.lifecycle_timeout, move || {
+            on_unload().into_result()
+        }) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(error)) => Err(CallError::Plugin {
+                id,
                 operation: "on_unload",
                 error,
-            })
+            }),
+            None => Err(CallError::Plugin {
+                id,
+                operation: "on_unload",
+                error: plugin_api::PluginError::new(
+                    plugin_api::ErrorKind::FAILED,
+                    "did not return within the lifecycle time limit",
+                ),
+            }),
+        }
+    }
+
+    /// Unloads a replaced build once every instance handed out of it has been released (or
+    /// after the lifecycle time limit), on a background thread.
+    fn retire(&self, old: Arc<Loaded>) {
+        let instances: Vec<Instance> = {
+            let mut map = old.instances.lock().unwrap_or_else(lock_poisoned);
+            map.drain().map(|(_, slot)| slot.instance).collect()
+        };
+        let limit = self.config.lifecycle_timeout;
+        let spawned = thread::Builder::new().name(format!("retire-{}", old.info.id)).spawn(move || {
+            let deadline = Instant::now() + limit;
+            while instances.iter().any(|i| Arc::strong_count(&i.inner) > 1) && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+            for instance in &instances {
+                if let Err(e) = instance.disable() {
+                    log::warn!(target: "plugin_host", "{e}");
+                }
+            }
+            drop(instances);
+            if let Err(e) = (old.module.on_unload())().into_result() {
+                log::warn!(target: "plugin_host", "plugin `{}`: `on_unload` of the replaced build failed: {e}", old.info.id);
+            }
+        });
+        if let Err(e) = spawned {
+            log::warn!(target: "plugin_host", "cannot start the thread that unloads a replaced build: {e}");
+        }
+    }
+
+    /// The entries' sources, for the watcher.
+    pub(crate) fn sources(&self) -> Vec<PathBuf> {
+        self.state
+            .read()
+            .unwrap_or_else(lock_poisoned)
+            .iter()
+            .map(|e| e.source.clone())
+            .collect()
+    }
+
+    /// The folders to watch.
+    pub(crate) fn folders(&self) -> Vec<(PathBuf, Origin)> {
+        [
+            (&self.config.bundled_dir, Origin::Bundled),
+            (&self.config.external_dir, Origin::External),
+        ]
+        .into_iter()
+        .filter_map(|(d, o)| d.clone().map(|d| (d, o)))
+        .collect()
+    }
+
+    pub(crate) fn load_new(&self, path: &Path, origin: Origin) -> PluginReport {
+        match discovery::classify(path.to_owned()) {
+            Found::Candidate(path) => self.load_path(&path, origin),
+            Found::Skipped { path, reason } => self.push(Entry {
+                source: path,
+                origin,
+                status: PluginStatus::Skipped { reason },
+                loaded: None,
+                messages: vec![],
+            }),
+        }
+    }
+}
+
+/// Runs `f` on its own thread and waits at most `limit` for it. `None` when it did not
+/// finish in time; the thread is then left to finish on its own (a thread cannot be killed).
+fn run_with_limit<T: Send + 'static>(
+    limit: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = mpsc::channel();
+    let spawned = thread::Builder::new()
+        .name("plugin-lifecycle".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        });
+    match spawned {
+        Ok(_) => rx.recv_timeout(limit).ok(),
+        Err(e) => {
+            log::warn!(target: "plugin_host", "cannot start a lifecycle thread: {e}");
+            None
+        }
     }
 }
 
 fn drain_instances(loaded: &Loaded) {
-    let drained: Vec<Instance> = {
-        let mut map = loaded.instances.lock().unwrap_or_else(|e| e.into_inner());
-        map.drain().map(|(_, i)| i).collect()
+    let drained: Vec<Slot> = {
+        let mut map = loaded.instances.lock().unwrap_or_else(lock_poisoned);
+        map.drain().map(|(_, slot)| slot).collect()
     };
-    for instance in drained {
-        if let Err(e) = instance.disable() {
+    for slot in drained.into_iter().filter(|s| s.disabled.is_none()) {
+        if let Err(e) = slot.instance.disable() {
             log::warn!(target: "plugin_host", "{e}");
         }
     }
@@ -489,13 +947,9 @@ fn drain_instances(loaded: &Loaded) {
 
 impl Drop for PluginManager {
     fn drop(&mut self) {
-        let ids: Vec<String> = self
-            .entries
-            .iter()
-            .filter_map(|e| e.loaded.as_ref().map(|l| l.info.id.clone()))
-            .collect();
-        for id in ids {
-            if let Err(e) = self.unload(&id) {
+        let entries = std::mem::take(&mut *self.state.write().unwrap_or_else(lock_poisoned));
+        for loaded in entries.into_iter().filter_map(|e| e.loaded) {
+            if let Err(e) = self.unload_now(loaded) {
                 log::warn!(target: "plugin_host", "{e}");
             }
         }

@@ -98,6 +98,9 @@ pub fn check(path: &Path) -> Result<ElfFacts, Refusal> {
 
 /// Checks a plugin's bytes, as [`check`] does for a file.
 pub fn inspect_bytes(bytes: &[u8]) -> Result<ElfFacts, Refusal> {
+    if bytes.is_empty() {
+        return Err(Refusal::Empty);
+    }
     if bytes.len() < 20 || !bytes.starts_with(b"\x7fELF") {
         return Err(Refusal::NotElf {
             found: describe_start(bytes),

@@ -16,7 +16,7 @@ use plugin_api::{
     ErrorKind, HostServices, HostServicesBox, HostServices_TO, LogLevel, Message, PluginError,
 };
 
-use crate::manager::MessageEvent;
+use crate::{events::MessageEvent, logfile::PluginLog};
 
 /// Where storage lives.
 pub(crate) enum Storage {
@@ -37,18 +37,23 @@ pub(crate) struct Shared {
 #[derive(Clone)]
 pub(crate) struct BoundServices {
     plugin_id: String,
-    log_target: String,
     user: Option<u64>,
     shared: Arc<Shared>,
+    log: Arc<PluginLog>,
 }
 
 impl BoundServices {
-    pub fn new(plugin_id: &str, user: Option<u64>, shared: Arc<Shared>) -> Self {
+    pub fn new(
+        plugin_id: &str,
+        user: Option<u64>,
+        shared: Arc<Shared>,
+        log: Arc<PluginLog>,
+    ) -> Self {
         Self {
             plugin_id: plugin_id.into(),
-            log_target: format!("plugin::{plugin_id}"),
             user,
             shared,
+            log,
         }
     }
 
@@ -94,24 +99,11 @@ pub(crate) fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> 
 
 impl HostServices for BoundServices {
     fn log_enabled(&self, level: LogLevel, _target: RStr<'_>) -> bool {
-        let level = to_log_level(level);
-        level <= log::max_level()
-            && log::logger().enabled(
-                &log::Metadata::builder()
-                    .level(level)
-                    .target(&self.log_target)
-                    .build(),
-            )
+        self.log.enabled(to_log_level(level))
     }
 
     fn log(&self, level: LogLevel, _target: RStr<'_>, message: RStr<'_>) {
-        log::logger().log(
-            &log::Record::builder()
-                .level(to_log_level(level))
-                .target(&self.log_target)
-                .args(format_args!("{}", message.as_str()))
-                .build(),
-        );
+        self.log.log(to_log_level(level), message.as_str());
     }
 
     fn storage_load(&self) -> RResult<RVec<u8>, PluginError> {
@@ -180,7 +172,8 @@ impl HostServices for BoundServices {
                 }
             }
             None => {
-                log::info!(target: &self.log_target, "message `{}`: {}", event.title, event.message)
+                let text = format!("message `{}`: {}", event.title, event.message);
+                self.log.log(log::Level::Info, &text)
             }
         }
         RResult::ROk(())

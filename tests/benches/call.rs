@@ -83,7 +83,7 @@ fn main() {
         Some(dir)
     };
 
-    let mut manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
+    let manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
     let report_line = manager.load_file(&plugin_path);
     assert!(
         report_line.error().is_none(),

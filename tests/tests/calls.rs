@@ -54,7 +54,7 @@ fn text(s: &str) -> Value {
 #[test]
 fn execute_round_trips_every_value_type() {
     let dir = plugin_dir(&[("showcase.so", &artifacts().showcase)]);
-    let mut manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
+    let manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
     manager.load_dir(dir.path());
     let alice = manager
         .instance("showcase", &User::new(1, "alice"))
@@ -84,9 +84,9 @@ fn execute_round_trips_every_value_type() {
 fn http_config_and_display_round_trip() {
     let dir = plugin_dir(&[
         ("showcase.so", &artifacts().showcase),
-        ("template.so", &artifacts().template),
+        ("bench.so", &artifacts().bench),
     ]);
-    let mut manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
+    let manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
     manager.load_dir(dir.path());
     let bob = manager.instance("showcase", &User::new(2, "bob")).unwrap();
 
@@ -156,9 +156,7 @@ fn http_config_and_display_round_trip() {
     );
 
     // A plugin without a capability is refused by the host before any call crosses over.
-    let template = manager
-        .instance("plugin-template", &User::new(2, "bob"))
-        .unwrap();
+    let template = manager.instance("bench", &User::new(2, "bob")).unwrap();
     assert!(matches!(
         template.display("x"),
         Err(CallError::Unsupported {
@@ -181,7 +179,7 @@ fn storage_is_per_instance_persisted_atomically_and_survives_a_restart() {
     let storage = tempfile::tempdir().unwrap();
     let config = HostConfig::new("1.0.0".parse().unwrap()).storage_dir(storage.path());
     {
-        let mut manager = PluginManager::new(config.clone());
+        let manager = PluginManager::new(config.clone());
         manager.load_dir(plugins.path());
         let carol = manager
             .instance("showcase", &User::new(7, "carol"))
@@ -223,7 +221,7 @@ fn storage_is_per_instance_persisted_atomically_and_survives_a_restart() {
 
     // A new host process (here: a new manager over a fresh copy) continues where it stopped.
     let plugins = plugin_dir(&[("showcase.so", &artifacts().showcase)]);
-    let mut manager = PluginManager::new(config);
+    let manager = PluginManager::new(config);
     manager.load_dir(plugins.path());
     let carol = manager
         .instance("showcase", &User::new(7, "carol"))
@@ -244,7 +242,7 @@ fn messages_reach_the_host_callback_and_logs_reach_the_host_logger() {
     let received: Arc<Mutex<Vec<MessageEvent>>> = Arc::default();
     let sink = Arc::clone(&received);
     let dir = plugin_dir(&[("showcase.so", &artifacts().showcase)]);
-    let mut manager = PluginManager::new(
+    let manager = PluginManager::new(
         HostConfig::new("3.1.4".parse().unwrap())
             .on_message(move |event| sink.lock().unwrap().push(event)),
     );
@@ -252,7 +250,7 @@ fn messages_reach_the_host_callback_and_logs_reach_the_host_logger() {
     assert!(
         matches!(&manager.load_dir(dir.path())[0].status, PluginStatus::Invalid(e) if e.to_string().contains("requires host version"))
     );
-    let mut manager = {
+    let manager = {
         drop(manager);
         let sink = Arc::clone(&received);
         PluginManager::new(
@@ -317,7 +315,7 @@ fn a_panic_in_any_entry_point_comes_back_as_an_error_and_the_host_goes_on() {
     let _ = captured();
     let a = artifacts();
     let dir = plugin_dir(&[("panicky.so", &a.panicky), ("showcase.so", &a.showcase)]);
-    let mut manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
+    let manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
     manager.load_dir(dir.path());
 
     let assert_panic = |result: Result<(), CallError>, entry: &str| {
@@ -384,7 +382,7 @@ fn a_panic_in_any_entry_point_comes_back_as_an_error_and_the_host_goes_on() {
 #[test]
 fn instances_are_per_user_and_callable_from_many_threads() {
     let dir = plugin_dir(&[("showcase.so", &artifacts().showcase)]);
-    let mut manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
+    let manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
     manager.load_dir(dir.path());
     let instance = manager
         .instance("showcase", &User::new(11, "frank"))

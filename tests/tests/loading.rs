@@ -39,7 +39,6 @@ fn mixed_folder() -> tempfile::TempDir {
     let dir = plugin_dir(&[
         ("showcase.so", &a.showcase),
         ("panicky.so", &a.panicky),
-        ("template.so", &a.template),
         ("bench.so", &a.bench),
         ("not-a-plugin.so", &a.not_a_plugin),
         ("showcase-arm64.so", &a.showcase_aarch64),
@@ -53,6 +52,11 @@ fn mixed_folder() -> tempfile::TempDir {
         .collect();
     fs::write(dir.path().join("random.so"), random).unwrap();
     fs::write(dir.path().join("README.txt"), "plugins go here\n").unwrap();
+    fs::write(
+        dir.path().join("notes.so"),
+        "these are notes, not a plugin\n",
+    )
+    .unwrap();
     let whole = fs::read(&a.showcase).unwrap();
     fs::write(dir.path().join("truncated.so"), &whole[..whole.len() / 3]).unwrap();
     dir
@@ -61,11 +65,11 @@ fn mixed_folder() -> tempfile::TempDir {
 #[test]
 fn examples_load_and_every_bad_file_is_refused_with_its_own_reason() {
     let dir = mixed_folder();
-    let mut manager = manager();
+    let manager = manager();
     let reports = manager.load_dir(dir.path());
-    assert_eq!(reports.len(), 13, "one report per file");
+    assert_eq!(reports.len(), 13, "one report per entry");
 
-    for active in ["showcase.so", "panicky.so", "template.so", "bench.so"] {
+    for active in ["showcase.so", "panicky.so", "bench.so"] {
         let report = report_for(&reports, active);
         assert_eq!(
             report.status,
@@ -83,7 +87,7 @@ fn examples_load_and_every_bad_file_is_refused_with_its_own_reason() {
             |r| matches!(r, Refusal::NotElf { found } if found.contains("unknown bytes")),
         ),
         (
-            "README.txt",
+            "notes.so",
             |r| matches!(r, Refusal::NotElf { found } if found == "text"),
         ),
         ("truncated.so", |r| matches!(r, Refusal::Malformed { .. })),
@@ -123,6 +127,13 @@ fn examples_load_and_every_bad_file_is_refused_with_its_own_reason() {
             "{name}: the message names the file:\n{text}"
         );
     }
+
+    let readme = report_for(&reports, "README.txt");
+    assert!(
+        matches!(&readme.status, PluginStatus::Skipped { reason } if reason.contains("not a `.so` file")),
+        "{:?}",
+        readme.status
+    );
 
     // The host goes on: a valid plugin in the same folder still answers.
     let out = manager
@@ -166,11 +177,8 @@ fn layout_mismatch_keeps_abi_stables_report_for_debugging() {
 #[test]
 fn two_plugins_with_the_same_root_module_type_stay_two_plugins() {
     let a = artifacts();
-    let dir = plugin_dir(&[
-        ("a-showcase.so", &a.showcase),
-        ("b-template.so", &a.template),
-    ]);
-    let mut manager = manager();
+    let dir = plugin_dir(&[("a-showcase.so", &a.showcase), ("b-bench.so", &a.bench)]);
+    let manager = manager();
     let reports = manager.load_dir(dir.path());
     assert!(
         reports.iter().all(|r| r.status == PluginStatus::Active),
@@ -182,13 +190,14 @@ fn two_plugins_with_the_same_root_module_type_stay_two_plugins() {
         .unwrap()
         .execute("greet", &Values::new())
         .unwrap();
-    let template = manager
-        .instance("plugin-template", &user)
+    let input = Values::from([("x".to_owned(), Value::Int(7))]);
+    let bench = manager
+        .instance("bench", &user)
         .unwrap()
-        .execute("hello", &Values::new())
+        .execute("echo", &input)
         .unwrap();
     assert_eq!(showcase["greeting"], Value::Str("Hello, ada!".into()));
-    assert_eq!(template["message"], Value::Str("hello, ada".into()));
+    assert_eq!(bench, input, "each id reaches its own library");
 }
 
 #[test]
@@ -230,7 +239,7 @@ fn a_plugin_built_with_nightly_loads_in_a_host_built_with_the_pinned_stable() {
     );
 
     let dir = plugin_dir(&[("showcase-nightly.so", &a.showcase_nightly)]);
-    let mut manager = manager();
+    let manager = manager();
     let reports = manager.load_dir(dir.path());
     assert_eq!(
         reports[0].status,
@@ -255,7 +264,7 @@ fn every_frozen_release_of_the_api_still_loads() {
     );
     for (version, file) in &a.raw_frozen {
         let dir = plugin_dir(&[("frozen.so", file)]);
-        let mut manager = manager();
+        let manager = manager();
         let reports = manager.load_dir(dir.path());
         assert_eq!(
             reports[0].status,
@@ -319,7 +328,7 @@ fn cli_list_shows_examples_active_and_bad_files_invalid() {
     let dir = mixed_folder();
     let (code, stdout, _) = run_cli(&["list"], dir.path(), &[]);
     assert_eq!(code, 0, "{stdout}");
-    for id in ["showcase", "panicky", "plugin-template", "bench"] {
+    for id in ["showcase", "panicky", "bench"] {
         assert!(
             stdout
                 .lines()
@@ -327,7 +336,10 @@ fn cli_list_shows_examples_active_and_bad_files_invalid() {
             "{id} active in:\n{stdout}"
         );
     }
-    assert!(stdout.contains("4 active, 9 invalid"), "{stdout}");
+    assert!(
+        stdout.contains("3 active, 9 invalid, 1 skipped"),
+        "{stdout}"
+    );
 
     let (code, stdout, _) = run_cli(&["list", "--json"], dir.path(), &[]);
     assert_eq!(code, 0);

@@ -134,6 +134,11 @@ fn report_json(report: &PluginReport) -> serde_json::Value {
         "api_version": info.map(|i| &i.api_version),
         "capabilities": info.map(|i| &i.capabilities),
         "status": report.status.name(),
+        "origin": report.origin,
+        "messages": report.messages,
+        "skipped": match &report.status { plugin_host::PluginStatus::Skipped { reason } => Some(reason), _ => None },
+        "load_time_ms": report.load_time.map(|d| d.as_secs_f64() * 1000.0),
+        "metrics": report.metrics,
         "error": report.error().map(|e| serde_json::json!({
             "code": e.refusal.code(),
             "message": e.to_string(),
@@ -151,7 +156,7 @@ fn list(common: &Common) -> std::io::Result<ExitCode> {
         );
         return Ok(ExitCode::from(EXIT_USAGE));
     }
-    let mut manager = manager(common);
+    let manager = manager(common);
     let reports = manager.load_dir(&common.plugins_dir);
     let mut out = std::io::stdout().lock();
     if common.json {
@@ -207,14 +212,13 @@ fn list(common: &Common) -> std::io::Result<ExitCode> {
             }
         }
     }
-    let active = reports
-        .iter()
-        .filter(|r| r.status.name() == "active")
-        .count();
+    let count = |status: &str| reports.iter().filter(|r| r.status.name() == status).count();
     writeln!(
         out,
-        "{active} active, {} invalid, host plugin-api {}",
-        reports.len() - active,
+        "{} active, {} invalid, {} skipped; host plugin-api {}",
+        count("active"),
+        count("invalid"),
+        count("skipped"),
         manager.api_version()
     )?;
     Ok(ExitCode::SUCCESS)
@@ -277,9 +281,9 @@ fn call(
             }
         }
     }
-    let mut manager = manager(common);
+    let manager = manager(common);
     let reports = manager.load_dir(&common.plugins_dir);
-    let Some(info) = manager.info(id).cloned() else {
+    let Some(info) = manager.info(id) else {
         let refused = reports
             .iter()
             .find(|r| r.id().is_some_and(|rid| rid.eq_ignore_ascii_case(id)));

@@ -1,0 +1,101 @@
+//! How a host application configures its [`PluginManager`](crate::PluginManager).
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
+
+use crate::{events::MessageEvent, logfile::LevelFilter};
+
+/// The manager's configuration. Every setting has a default except the host's version.
+#[derive(Clone)]
+pub struct HostConfig {
+    pub(crate) host_version: semver::Version,
+    pub(crate) bundled_dir: Option<PathBuf>,
+    pub(crate) external_dir: Option<PathBuf>,
+    pub(crate) storage_dir: Option<PathBuf>,
+    pub(crate) log_dir: Option<PathBuf>,
+    pub(crate) log_levels: HashMap<String, LevelFilter>,
+    pub(crate) default_log_level: LevelFilter,
+    pub(crate) log_max_bytes: u64,
+    pub(crate) lifecycle_timeout: Duration,
+    pub(crate) private_dir: Option<PathBuf>,
+    pub(crate) on_message: Option<Arc<dyn Fn(MessageEvent) + Send + Sync>>,
+}
+
+impl HostConfig {
+    /// A configuration for a host application at `host_version`; plugins state which host
+    /// versions they support and are checked against it.
+    pub fn new(host_version: semver::Version) -> Self {
+        Self {
+            host_version,
+            bundled_dir: None,
+            external_dir: None,
+            storage_dir: None,
+            log_dir: None,
+            log_levels: HashMap::new(),
+            default_log_level: LevelFilter::Info,
+            log_max_bytes: 10 * 1024 * 1024,
+            lifecycle_timeout: Duration::from_secs(10),
+            private_dir: None,
+            on_message: None,
+        }
+    }
+
+    /// The folder of plugins shipped with the application (GoCD's `plugins/bundled`). A
+    /// bundled plugin wins over an external one with the same id.
+    pub fn bundled_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.bundled_dir = Some(dir.into());
+        self
+    }
+
+    /// The folder of plugins the user installs (GoCD's `plugins/external`).
+    pub fn external_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.external_dir = Some(dir.into());
+        self
+    }
+
+    /// Persist plugin storage and configurations under `dir` (one folder per plugin, every
+    /// file written atomically) instead of keeping them in memory.
+    pub fn storage_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.storage_dir = Some(dir.into());
+        self
+    }
+
+    /// Write each plugin's log to `dir/plugin-<id>.log` (GoCD's per-plugin log files) instead
+    /// of the `log` facade.
+    pub fn log_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.log_dir = Some(dir.into());
+        self
+    }
+
+    /// The log level of one plugin. The environment variable `PLUGIN_<ID>_LOG_LEVEL` (the id
+    /// upper-cased, other characters as `_`) overrides it; the default is `info`.
+    pub fn log_level(mut self, plugin_id: &str, level: LevelFilter) -> Self {
+        self.log_levels
+            .insert(plugin_id.to_ascii_lowercase(), level);
+        self
+    }
+
+    /// The size at which a plugin's log file is rotated (`.log.1`, `.log.2`, `.log.3`).
+    pub fn log_max_bytes(mut self, bytes: u64) -> Self {
+        self.log_max_bytes = bytes;
+        self
+    }
+
+    /// How long `on_load` and `on_unload` may run before the plugin is reported as hung.
+    pub fn lifecycle_timeout(mut self, timeout: Duration) -> Self {
+        self.lifecycle_timeout = timeout;
+        self
+    }
+
+    /// Where private copies of plugin files are made before loading (default: a fresh folder
+    /// under the system's temporary folder, removed with the manager).
+    pub fn private_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.private_dir = Some(dir.into());
+        self
+    }
+
+    /// Deliver messages that plugins send to `callback`; by default they are logged.
+    pub fn on_message(mut self, callback: impl Fn(MessageEvent) + Send + Sync + 'static) -> Self {
+        self.on_message = Some(Arc::new(callback));
+        self
+    }
+}

@@ -1,0 +1,111 @@
+//! Finding plugins in folders: which entries are candidates, in which order, and how a
+//! deployed plugin folder (`<id>/plugin.toml` + its `.so` files) resolves to one file.
+//!
+//! Order, documented for host authors: the bundled folder first, then the external folder;
+//! within a folder, entries sorted by file name (byte order). The first plugin to claim an id
+//! keeps it, so a bundled plugin wins over an external one with the same id.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use serde::Serialize;
+
+use crate::{
+    error::{host_target_name, Refusal},
+    manifest::{self, Manifest},
+};
+
+/// Which folder a plugin came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// Shipped with the application.
+    Bundled,
+    /// Installed by the user.
+    External,
+}
+
+/// An entry of a plugins folder.
+pub(crate) enum Found {
+    /// A `.so` file or a plugin folder.
+    Candidate(PathBuf),
+    /// Something that is not a plugin, with the reason it was passed over.
+    Skipped { path: PathBuf, reason: String },
+}
+
+/// Lists `dir`'s entries in file-name order, classifying each.
+pub(crate) fn scan(dir: &Path) -> std::io::Result<Vec<Found>> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    Ok(paths.into_iter().map(classify).collect())
+}
+
+pub(crate) fn classify(path: PathBuf) -> Found {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.starts_with('.') {
+        return Found::Skipped {
+            path,
+            reason: "hidden file".into(),
+        };
+    }
+    if path.is_dir() {
+        if path.join(manifest::FILE_NAME).is_file() {
+            return Found::Candidate(path);
+        }
+        return Found::Skipped {
+            path,
+            reason: format!("a folder without `{}`", manifest::FILE_NAME),
+        };
+    }
+    if path.extension().is_some_and(|e| e == "so") {
+        return Found::Candidate(path);
+    }
+    Found::Skipped {
+        path,
+        reason: "not a `.so` file or a plugin folder".into(),
+    }
+}
+
+/// The library to load for a candidate, and the manifest when it is a plugin folder.
+pub(crate) fn resolve(candidate: &Path) -> Result<(PathBuf, Option<Manifest>), Refusal> {
+    if !candidate.is_dir() {
+        return Ok((candidate.to_owned(), None));
+    }
+    let manifest_path = candidate.join(manifest::FILE_NAME);
+    let text = fs::read_to_string(&manifest_path).map_err(|e| Refusal::Unreadable {
+        reason: e.to_string(),
+    })?;
+    let manifest = Manifest::parse(&text).map_err(|e| Refusal::BadManifest {
+        message: e.to_string(),
+    })?;
+    let host = host_target_name();
+    let Some(target) = manifest.targets.get(host) else {
+        return Err(Refusal::NoTargetForHost {
+            available: manifest.targets.keys().cloned().collect(),
+            host: host.to_owned(),
+        });
+    };
+    Ok((candidate.join(&target.file), Some(manifest)))
+}
+
+/// Checks a library's bytes against its manifest entry for this host.
+pub(crate) fn verify(manifest: &Manifest, bytes: &[u8]) -> Result<(), Refusal> {
+    let target = &manifest.targets[host_target_name()];
+    let found = manifest::sha256_hex(bytes);
+    if found != target.sha256 || bytes.len() as u64 != target.size {
+        return Err(Refusal::ChecksumMismatch {
+            file: target.file.clone(),
+            expected: target.sha256.clone(),
+            found,
+        });
+    }
+    Ok(())
+}
