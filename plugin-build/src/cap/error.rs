@@ -93,6 +93,8 @@ pub enum CapError {
         count: usize,
         /// The host lock.
         host_lock: PathBuf,
+        /// `--manifest-path`, if one was given.
+        manifest_path: Option<PathBuf>,
     },
     /// Some pins were blocked by requirements in the plugin's graph (the others were applied).
     #[error(
@@ -241,9 +243,17 @@ impl CapError {
                     reqs.join(" and ")
                 )
             }
-            CapError::Mismatches { host_lock, .. } => format!(
-                "run `plugin-build cap --from {}` and commit the updated Cargo.lock",
-                host_lock.display()
+            CapError::Mismatches {
+                host_lock,
+                manifest_path,
+                ..
+            } => format!(
+                "run `plugin-build cap --from {}{}` and commit the updated Cargo.lock",
+                host_lock.display(),
+                manifest_path
+                    .as_ref()
+                    .map(|m| format!(" --manifest-path {}", m.display()))
+                    .unwrap_or_default()
             ),
             CapError::Conflicts { .. } => "relax each requirement listed above so it accepts the host's version (or update the host), then run cap again".into(),
             CapError::RegistryUnreachable { offline: true, .. } => {

@@ -144,6 +144,8 @@ pub struct Outcome {
     pub plan: Plan,
     /// What cargo did (apply mode only).
     pub applied: Option<Applied>,
+    /// `--manifest-path` as given, for hints.
+    pub manifest_path: Option<PathBuf>,
 }
 
 /// Counts for the summary line.
@@ -203,6 +205,7 @@ impl Outcome {
             (Mode::Check, _) if !self.plan.pins.is_empty() => Some(CapError::Mismatches {
                 count: self.plan.pins.len(),
                 host_lock: self.host.path.clone(),
+                manifest_path: self.manifest_path.clone(),
             }),
             (Mode::Apply, Some(a)) if !a.conflicts.is_empty() => Some(CapError::Conflicts {
                 count: a.conflicts.len(),
@@ -271,6 +274,7 @@ fn cap_with(options: &CapOptions, reporter: &Reporter) -> Result<Outcome, CapErr
         workspace: ws,
         plan,
         applied: None,
+        manifest_path: options.manifest_path.clone(),
     };
     if options.mode == Mode::Apply {
         if !outcome.plan.abi.is_empty() {
