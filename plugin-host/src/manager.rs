@@ -179,6 +179,9 @@ struct Slot {
 }
 
 pub(crate) struct Loaded {
+    /// Length, modification time and inode of the library file when it was loaded: a watcher
+    /// event that changed none of them is not a new build.
+    stamp: Option<(u64, SystemTime, u64)>,
     module: PluginModuleRef,
     info: PluginInfo,
     instances: Mutex<HashMap<u64, Slot>>,
@@ -189,6 +192,8 @@ pub(crate) struct Loaded {
 }
 
 struct Entry {
+    /// The build last refused by a reload, so the same broken file is not tried again.
+    refused_stamp: Option<(u64, SystemTime, u64)>,
     source: PathBuf,
     origin: Origin,
     status: PluginStatus,
@@ -305,6 +310,7 @@ impl PluginManager {
                 );
                 log::warn!(target: "plugin_host", "{error}");
                 return vec![self.push(Entry {
+                    refused_stamp: None,
                     source: dir.to_owned(),
                     origin,
                     status: PluginStatus::Invalid(error),
@@ -320,6 +326,7 @@ impl PluginManager {
                 Found::Skipped { path, reason } => {
                     log::debug!(target: "plugin_host", "skipping {}: {reason}", path.display());
                     self.push(Entry {
+                        refused_stamp: None,
                         source: path,
                         origin,
                         status: PluginStatus::Skipped { reason },
@@ -345,6 +352,7 @@ impl PluginManager {
                     source: path.to_owned(),
                 });
                 Entry {
+                    refused_stamp: None,
                     source: path.to_owned(),
                     origin,
                     status: PluginStatus::Active,
@@ -359,6 +367,7 @@ impl PluginManager {
                     message: error.to_string(),
                 });
                 Entry {
+                    refused_stamp: None,
                     source: path.to_owned(),
                     origin,
                     status: PluginStatus::Invalid(*error),
@@ -485,6 +494,7 @@ impl PluginManager {
             Some(Ok(())) => {}
         }
         Ok(Arc::new(Loaded {
+            stamp: stamp_of(path),
             module: opened.module,
             info: opened.info,
             instances: Mutex::default(),
@@ -626,7 +636,18 @@ impl PluginManager {
                 });
             }
         }
-        instance.enable()?;
+        if let Err(error) = instance.enable() {
+            // gotify's rule: an instance whose `enable` fails stays disabled, with the reason.
+            let reason = format!("`enable` failed: {error}");
+            instances.insert(
+                user.id,
+                Slot {
+                    instance,
+                    disabled: Some(reason),
+                },
+            );
+            return Err(error);
+        }
         instances.insert(
             user.id,
             Slot {
@@ -731,7 +752,18 @@ impl PluginManager {
             state
                 .iter()
                 .find(|e| e.source == source)
-                .map(|e| (e.origin, e.loaded.clone()))
+                .map(|e| (e.origin, e.loaded.clone(), e.refused_stamp))
+        };
+        let stamp = stamp_of(source);
+        let current = match current {
+            Some((_, Some(old), refused))
+                if stamp.is_some() && (old.stamp == stamp || refused == stamp) =>
+            {
+                // A watcher event for a build already loaded or already refused (attribute
+                // updates, a second event for one deploy): nothing to do.
+                return self.report_for(&old.info.id).expect("the entry is loaded");
+            }
+            other => other.map(|(origin, loaded, _)| (origin, loaded)),
         };
         let Some((_, Some(old))) = current else {
             let origin = current.map_or(Origin::External, |(o, _)| o);
@@ -768,6 +800,7 @@ impl PluginManager {
                 let mut state = self.state.write().unwrap_or_else(lock_poisoned);
                 if let Some(entry) = state.iter_mut().find(|e| e.source == source) {
                     entry.messages.push(message.clone());
+                    entry.refused_stamp = stamp;
                 }
                 drop(state);
                 self.subscribers.publish(PluginEvent::ReloadRefused {
@@ -852,16 +885,22 @@ impl PluginManager {
     /// Unloads a replaced build once every instance handed out of it has been released (or
     /// after the lifecycle time limit), on a background thread.
     fn retire(&self, old: Arc<Loaded>) {
-        let instances: Vec<Instance> = {
-            let mut map = old.instances.lock().unwrap_or_else(lock_poisoned);
-            map.drain().map(|(_, slot)| slot.instance).collect()
-        };
         let limit = self.config.lifecycle_timeout;
         let spawned = thread::Builder::new().name(format!("retire-{}", old.info.id)).spawn(move || {
             let deadline = Instant::now() + limit;
-            while instances.iter().any(|i| Arc::strong_count(&i.inner) > 1) && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(5));
-            }
+            let wait_until = |done: &dyn Fn() -> bool| {
+                while !done() && Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(5));
+                }
+            };
+            // First every caller that still holds the old build (one may be creating an
+            // instance from it right now), then every instance handed out of it.
+            wait_until(&|| Arc::strong_count(&old) == 1);
+            let instances: Vec<Instance> = {
+                let mut map = old.instances.lock().unwrap_or_else(lock_poisoned);
+                map.drain().filter(|(_, slot)| slot.disabled.is_none()).map(|(_, slot)| slot.instance).collect()
+            };
+            wait_until(&|| instances.iter().all(|i| Arc::strong_count(&i.inner) == 1));
             for instance in &instances {
                 if let Err(e) = instance.disable() {
                     log::warn!(target: "plugin_host", "{e}");
@@ -902,6 +941,7 @@ impl PluginManager {
         match discovery::classify(path.to_owned()) {
             Found::Candidate(path) => self.load_path(&path, origin),
             Found::Skipped { path, reason } => self.push(Entry {
+                refused_stamp: None,
                 source: path,
                 origin,
                 status: PluginStatus::Skipped { reason },
@@ -910,6 +950,15 @@ impl PluginManager {
             }),
         }
     }
+}
+
+/// Identifies one build of a plugin entry: the library file's length, modification time and
+/// inode (a deploy by rename gives a new inode even within one clock tick).
+fn stamp_of(source: &Path) -> Option<(u64, SystemTime, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let library = discovery::resolve(source).ok()?.0;
+    let meta = fs::metadata(library).ok()?;
+    Some((meta.len(), meta.modified().ok()?, meta.ino()))
 }
 
 /// Runs `f` on its own thread and waits at most `limit` for it. `None` when it did not

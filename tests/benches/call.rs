@@ -90,7 +90,9 @@ fn main() {
         "{:?}",
         report_line.error().map(ToString::to_string)
     );
-    let instance = manager.instance("bench", &User::new(1, "bench")).unwrap();
+    let instance = manager
+        .instance("bench-0000", &User::new(1, "bench"))
+        .unwrap();
 
     // The same file is already mapped: dlopen hands back the same library.
     let raw = RawLibrary::load_at(&plugin_path).expect("open the bench plugin");

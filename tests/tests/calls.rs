@@ -156,7 +156,9 @@ fn http_config_and_display_round_trip() {
     );
 
     // A plugin without a capability is refused by the host before any call crosses over.
-    let template = manager.instance("bench", &User::new(2, "bob")).unwrap();
+    let template = manager
+        .instance("bench-0000", &User::new(2, "bob"))
+        .unwrap();
     assert!(matches!(
         template.display("x"),
         Err(CallError::Unsupported {

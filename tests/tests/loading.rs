@@ -192,7 +192,7 @@ fn two_plugins_with_the_same_root_module_type_stay_two_plugins() {
         .unwrap();
     let input = Values::from([("x".to_owned(), Value::Int(7))]);
     let bench = manager
-        .instance("bench", &user)
+        .instance("bench-0000", &user)
         .unwrap()
         .execute("echo", &input)
         .unwrap();
@@ -328,7 +328,7 @@ fn cli_list_shows_examples_active_and_bad_files_invalid() {
     let dir = mixed_folder();
     let (code, stdout, _) = run_cli(&["list"], dir.path(), &[]);
     assert_eq!(code, 0, "{stdout}");
-    for id in ["showcase", "panicky", "bench"] {
+    for id in ["showcase", "panicky", "bench-0000"] {
         assert!(
             stdout
                 .lines()

@@ -1,7 +1,8 @@
 //! A plugin that panics on purpose in each entry point, so tests can prove that every panic
 //! comes back to the host as an error and the host keeps running.
 //!
-//! - `on_load` panics when the environment variable `PANICKY_PANIC_ON_LOAD` is set;
+//! - `on_load` panics when the environment variable `PANICKY_PANIC_ON_LOAD` is set, and
+//!   first sleeps for `PANICKY_SLEEP_ON_LOAD_MS` milliseconds when that is set (a hung start);
 //! - `new_instance` panics for a user named `panic-new`, `enable` for a user named
 //!   `panic-enable`;
 //! - every other entry point (`disable`, `execute`, `routes`, `handle`, `default_config`,
@@ -16,6 +17,12 @@ impl Plugin for Panicky {
     type Instance = PanickyInstance;
 
     fn load(_services: &Services) -> Result<Self> {
+        if let Some(ms) = std::env::var("PANICKY_SLEEP_ON_LOAD_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         if std::env::var_os("PANICKY_PANIC_ON_LOAD").is_some() {
             panic!("panicky: on_load panicked on purpose");
         }

@@ -3,10 +3,18 @@
 //! Exit codes: 0 success; 1 the plugin's call failed; 2 bad command line; 3 the plugin is
 //! missing or not active.
 
-use std::{io::Write, path::PathBuf, process::ExitCode};
+use std::{
+    io::Write,
+    path::PathBuf,
+    process::ExitCode,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use clap::{Parser, Subcommand};
-use plugin_host::{CallError, HostConfig, PluginManager, PluginReport, User, Value, Values};
+use plugin_host::{
+    CallError, HostConfig, PluginEvent, PluginManager, PluginReport, User, Value, Values,
+};
 
 const EXIT_CALL_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -25,9 +33,18 @@ struct Cli {
 
 #[derive(Debug, clap::Args)]
 struct Common {
-    /// The folder of plugin files.
+    /// The folder of plugins (the external folder): `.so` files and deployed plugin folders.
     #[arg(long, value_name = "DIR", env = "PLUGINS_DIR")]
     plugins_dir: PathBuf,
+    /// A folder of bundled plugins, loaded first; they win over external ones with the same id.
+    #[arg(long, value_name = "DIR")]
+    bundled_dir: Option<PathBuf>,
+    /// Write each plugin's log to DIR/plugin-<id>.log (levels: PLUGIN_<ID>_LOG_LEVEL).
+    #[arg(long, value_name = "DIR")]
+    log_dir: Option<PathBuf>,
+    /// How long a plugin's on_load may take, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    lifecycle_timeout_ms: u64,
     /// The host application version plugins are checked against.
     #[arg(long, value_name = "SEMVER", default_value = "1.0.0")]
     host_version: semver::Version,
@@ -61,6 +78,15 @@ enum Command {
         /// The user name the instance is created for.
         #[arg(long, default_value = "cli")]
         user: String,
+    },
+    /// Load the folders, then watch them: print every load, reload, refusal and unload as it
+    /// happens (one JSON object per line with --json).
+    Watch {
+        #[command(flatten)]
+        common: Common,
+        /// Stop after this many seconds (default: run until interrupted).
+        #[arg(long)]
+        seconds: Option<u64>,
     },
 }
 
@@ -100,6 +126,7 @@ fn main() -> ExitCode {
             values,
             user,
         } => call(&common, &id, label.as_deref(), &values, &user),
+        Command::Watch { common, seconds } => watch(&common, seconds),
     };
     match result {
         Ok(code) => code,
@@ -118,8 +145,17 @@ fn manager(common: &Common) -> PluginManager {
             event.plugin_id, event.priority, event.title, event.message
         );
     });
+    config = config.external_dir(&common.plugins_dir).lifecycle_timeout(
+        std::time::Duration::from_millis(common.lifecycle_timeout_ms),
+    );
     if let Some(dir) = &common.storage_dir {
         config = config.storage_dir(dir);
+    }
+    if let Some(dir) = &common.bundled_dir {
+        config = config.bundled_dir(dir);
+    }
+    if let Some(dir) = &common.log_dir {
+        config = config.log_dir(dir);
     }
     PluginManager::new(config)
 }
@@ -157,7 +193,7 @@ fn list(common: &Common) -> std::io::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_USAGE));
     }
     let manager = manager(common);
-    let reports = manager.load_dir(&common.plugins_dir);
+    let reports = manager.discover();
     let mut out = std::io::stdout().lock();
     if common.json {
         let doc = serde_json::json!({
@@ -282,7 +318,7 @@ fn call(
         }
     }
     let manager = manager(common);
-    let reports = manager.load_dir(&common.plugins_dir);
+    let reports = manager.discover();
     let Some(info) = manager.info(id) else {
         let refused = reports
             .iter()
@@ -352,4 +388,71 @@ fn failure(error: &CallError) -> ExitCode {
         }
         _ => ExitCode::from(EXIT_CALL_FAILED),
     }
+}
+
+fn event_json(event: &PluginEvent) -> serde_json::Value {
+    match event {
+        PluginEvent::Loaded { id, source } => {
+            serde_json::json!({"event": "loaded", "id": id, "source": source})
+        }
+        PluginEvent::Refused { source, message } => {
+            serde_json::json!({"event": "refused", "source": source, "message": message})
+        }
+        PluginEvent::Reloaded { id, source } => {
+            serde_json::json!({"event": "reloaded", "id": id, "source": source})
+        }
+        PluginEvent::ReloadRefused { id, message } => {
+            serde_json::json!({"event": "reload-refused", "id": id, "message": message})
+        }
+        PluginEvent::Unloaded { id } => serde_json::json!({"event": "unloaded", "id": id}),
+    }
+}
+
+fn watch(common: &Common, seconds: Option<u64>) -> std::io::Result<ExitCode> {
+    let manager = Arc::new(manager(common));
+    let events = manager.subscribe();
+    manager.discover();
+    let _watcher = match plugin_host::watch(&manager, Duration::from_millis(300)) {
+        Ok(watcher) => watcher,
+        Err(e) => {
+            eprintln!(
+                "error: cannot watch `{}`: {e}",
+                common.plugins_dir.display()
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
+    let mut out = std::io::stdout().lock();
+    loop {
+        let wait = match deadline {
+            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                Some(left) => left,
+                None => break,
+            },
+            None => Duration::from_secs(3600),
+        };
+        let Ok(event) = events.recv_timeout(wait) else {
+            continue;
+        };
+        if common.json {
+            writeln!(out, "{}", event_json(&event))?;
+        } else {
+            match &event {
+                PluginEvent::Loaded { id, source } => {
+                    writeln!(out, "loaded    {id} from {}", source.display())?
+                }
+                PluginEvent::Reloaded { id, source } => {
+                    writeln!(out, "reloaded  {id} from {}", source.display())?
+                }
+                PluginEvent::Unloaded { id } => writeln!(out, "unloaded  {id}")?,
+                PluginEvent::Refused { message, .. } => writeln!(out, "refused   {message}")?,
+                PluginEvent::ReloadRefused { id, message } => {
+                    writeln!(out, "kept      {id}: {message}")?
+                }
+            }
+        }
+        out.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
