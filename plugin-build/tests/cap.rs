@@ -598,3 +598,74 @@ fn usage_errors_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_virtual_workspace_is_pinned_through_its_member() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws");
+    std::fs::create_dir_all(ws.join("member/src")).unwrap();
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"member\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    let member = "[package]\nname = \"member-plugin\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nlog = \"0.4\"\nregex = \"1\"\n";
+    std::fs::write(ws.join("member/Cargo.toml"), member).unwrap();
+    std::fs::write(ws.join("member/src/lib.rs"), "").unwrap();
+    let host_lock = host("v3-2022").join("Cargo.lock");
+    let out = cap(
+        tmp.path(),
+        &[
+            "--from",
+            host_lock.to_str().unwrap(),
+            "--manifest-path",
+            ws.join("Cargo.toml").to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success());
+    let lock = ws.join("Cargo.lock");
+    assert_eq!(version(&lock, "log"), "0.4.17");
+    assert_eq!(version(&lock, "regex"), "1.7.0");
+    assert_capped(&host_lock, &lock);
+    assert_eq!(
+        std::fs::read_to_string(ws.join("member/Cargo.toml")).unwrap(),
+        member
+    );
+}
+
+#[test]
+fn offline_uses_the_cached_index() {
+    let from = host("v4-2024");
+    // Online once, so the index entries this needs are cached.
+    let (_warm_tmp, warm) = plugin("multi");
+    assert!(cap(&warm, &["--from", from.to_str().unwrap()])
+        .status
+        .success());
+    // Offline, cargo only picks versions whose crates are downloaded: fetch the capped graph.
+    let (_cold_tmp, cold) = plugin("multi");
+    let before = files(&cold);
+    let out = cap(&cold, &["--from", from.to_str().unwrap(), "--offline"]);
+    if !out.status.success() {
+        // Not downloaded yet on this machine: a clear error, and nothing changed.
+        assert!(
+            stderr(&out).contains("cannot reach the package registry"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("cargo fetch"), "{}", stderr(&out));
+        assert_eq!(before, files(&cold));
+    }
+    let fetch = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["fetch", "--manifest-path"])
+        .arg(warm.join("Cargo.toml"))
+        .status()
+        .unwrap();
+    assert!(fetch.success());
+    let (_tmp, dir) = plugin("multi");
+    let out = cap(&dir, &["--from", from.to_str().unwrap(), "--offline"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        versions(&dir.join("Cargo.lock"))["syn"],
+        ["1.0.109", "2.0.79"]
+    );
+}

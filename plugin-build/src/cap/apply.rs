@@ -166,10 +166,20 @@ fn apply_inner(
                 let ProcessError::Failed { stderr, .. } = &err else {
                     return Err(cargo.classify(&ws.manifest, err));
                 };
+                // A registry that cannot answer (or, offline, versions that are not in the
+                // local cache) also makes the resolver fail; that is not a conflict.
+                if super::cargo::is_network_failure(stderr) {
+                    return Err(cargo.classify(&ws.manifest, err));
+                }
                 let pins: Vec<(usize, &Pin)> = active.clone();
                 let Some((at, parsed)) = parse_conflict(stderr, &pins) else {
                     return Err(cargo.classify(&ws.manifest, err));
                 };
+                if parsed.accepts_host_version(active[at].1) {
+                    // Not a conflict: the requirement cargo names accepts the host's version.
+                    // Offline, this is cargo refusing versions whose crates are not downloaded.
+                    return Err(cargo.classify_unresolvable(&ws.manifest, err));
+                }
                 let (_, pin) = active.remove(at);
                 conflicts.push(parsed.into_conflict(pin, &local, stderr));
             }
@@ -200,6 +210,9 @@ fn apply_inner(
             let parsed = parse_conflict(stderr, &[(usize::MAX, pin)])
                 .map(|(_, p)| p)
                 .unwrap_or_default();
+            if parsed.accepts_host_version(pin) {
+                return Err(cargo.classify_unresolvable(&ws.manifest, err));
+            }
             conflicts.push(parsed.into_conflict(pin, &local, stderr));
         }
     }
@@ -288,6 +301,15 @@ struct ParsedConflict {
 }
 
 impl ParsedConflict {
+    /// Whether the blocking requirement cargo named does accept the pin's version (then it is
+    /// not what blocks it).
+    fn accepts_host_version(&self, pin: &Pin) -> bool {
+        self.requirement
+            .as_deref()
+            .and_then(|r| semver::VersionReq::parse(r).ok())
+            .is_some_and(|r| r.matches(&pin.to))
+    }
+
     fn into_conflict(self, pin: &Pin, local: &BTreeSet<&str>, stderr: &str) -> Conflict {
         let required_by_plugin = self
             .required_by
@@ -555,6 +577,27 @@ required by package `exp1 v0.1.0 (/tmp/exp1)`
         assert_eq!(parsed.requirement.as_deref(), Some("^1.0.200"));
         assert_eq!(parsed.required_by.as_deref(), Some("other v0.3.0"));
         assert!(parse_conflict("error: something else entirely", &seeds).is_none());
+    }
+
+    #[test]
+    fn a_requirement_that_accepts_the_host_version_is_not_a_conflict() {
+        // Verbatim from `cargo --offline update --workspace` when 1.0.86 is not downloaded.
+        let offline = r#"error: failed to select a version for `proc-macro2`.
+    ... required by package `multi-plugin v0.1.0 (/tmp/off)`
+versions that meet the requirements `=1.0.86` are: 1.0.86
+
+all possible versions conflict with previously selected packages.
+
+  previously selected package `proc-macro2 v1.0.107`
+    ... which satisfies dependency `proc-macro2 = "^1"` of package `multi-plugin v0.1.0 (/tmp/off)`
+"#;
+        let p = pin("proc-macro2", "1.0.107", "1.0.86");
+        let (_, parsed) = parse_conflict(offline, &[(0, &p)]).unwrap();
+        assert_eq!(parsed.requirement.as_deref(), Some("^1"));
+        assert!(parsed.accepts_host_version(&p));
+        let serde = pin("serde", "1.0.229", "1.0.150");
+        let (_, real) = parse_conflict(SEED_SELECTED_SECOND, &[(1, &serde)]).unwrap();
+        assert!(!real.accepts_host_version(&serde));
     }
 
     #[test]

@@ -29,14 +29,16 @@ impl Cargo {
         self.offline
     }
 
-    /// `cargo ARGS... [--offline]`.
+    /// `cargo [--offline] ARGS...`: `--offline` goes before the subcommand, as a global flag,
+    /// so that callers can append arguments freely.
     pub fn command<I: IntoIterator<Item = S>, S: Into<String>>(&self, args: I) -> CommandLine {
-        let cmd = CommandLine::new(self.program.clone()).args(args);
-        if self.offline {
+        let cmd = CommandLine::new(self.program.clone());
+        let cmd = if self.offline {
             cmd.arg("--offline")
         } else {
             cmd
-        }
+        };
+        cmd.args(args)
     }
 
     /// Maps a failed cargo run to [`CapError::RegistryUnreachable`] when cargo says it could
@@ -54,6 +56,23 @@ impl Cargo {
                 manifest: manifest.to_owned(),
                 source,
             }
+        }
+    }
+}
+
+impl Cargo {
+    /// A resolver failure that is not a conflict: offline, cargo only picks versions whose
+    /// crates are downloaded, so it is [`CapError::RegistryUnreachable`]; online, it is a plain
+    /// [`CapError::Cargo`].
+    pub fn classify_unresolvable(&self, manifest: &Path, source: ProcessError) -> CapError {
+        if self.offline {
+            CapError::RegistryUnreachable {
+                manifest: manifest.to_owned(),
+                offline: true,
+                source,
+            }
+        } else {
+            self.classify(manifest, source)
         }
     }
 }
@@ -94,12 +113,12 @@ mod tests {
     }
 
     #[test]
-    fn offline_is_appended() {
+    fn offline_is_a_global_flag() {
         let cmd = Cargo {
             program: "cargo".into(),
             offline: true,
         }
         .command(["update", "--workspace"]);
-        assert_eq!(cmd.to_string(), "cargo update --workspace --offline");
+        assert_eq!(cmd.to_string(), "cargo --offline update --workspace");
     }
 }

@@ -257,7 +257,7 @@ impl CapError {
             ),
             CapError::Conflicts { .. } => "relax each requirement listed above so it accepts the host's version (or update the host), then run cap again".into(),
             CapError::RegistryUnreachable { offline: true, .. } => {
-                "run once without `--offline` so cargo can fetch the index entries it needs".into()
+                "offline, cargo only picks crate versions already downloaded: run without `--offline`, or `cargo fetch` in the host (or a plugin already capped to it) first".into()
             }
             CapError::RegistryUnreachable { offline: false, .. } => "check the network and proxy settings (`CARGO_HTTP_PROXY`, `.cargo/config.toml` source replacements), or pass `--offline` if the index is cached".into(),
             CapError::Cargo { .. } => "fix what cargo reports above; the plugin's files were left unchanged".into(),
