@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{build, cap, EXIT_FAILURE};
+use crate::{build, cap, doctor, EXIT_FAILURE};
 
 /// Build, pin, package and deploy native plugins.
 #[derive(Debug, Parser)]
@@ -34,6 +34,8 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Print the targets this tool knows.
     Targets,
+    /// Show what this machine has for each target and backend, and how to install the rest.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -43,6 +45,7 @@ pub fn main_entry() -> ExitCode {
         Some(Command::Cap(args)) => cap::run(&args),
         Some(Command::Build(args)) => build::run(&args),
         None => build::run(&cli.build),
+        Some(Command::Doctor(args)) => doctor::run(&args),
         Some(Command::Targets) => {
             for target in crate::targets::TARGETS {
                 println!("{:6} {}", target.name, target.triple);

@@ -2,8 +2,9 @@
 //!
 //! The library does the work; `main.rs` only calls [`main_entry`]. Each subcommand owns a
 //! module: [`cap`] pins shared crates to a host's `Cargo.lock`, [`build`] cross-builds for the
-//! four Linux targets. Every external process goes through [`process`], which records the
-//! exact command line and shows the child's stderr on failure. The targets are defined once,
+//! four Linux targets, [`doctor`] tells what the machine has for them. Every external process
+//! goes through [`process`], which records the exact command line and shows the child's stderr
+//! on failure. The targets are defined once,
 //! in [`targets`].
 
 #![warn(missing_docs)]
@@ -11,6 +12,7 @@
 pub mod build;
 pub mod cap;
 mod cli;
+pub mod doctor;
 pub mod process;
 pub mod targets;
 
