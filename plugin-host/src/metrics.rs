@@ -1,7 +1,7 @@
 //! Per-plugin call metrics: calls, errors, panics, and a latency distribution.
 //!
-//! Every call is counted; latency is timed on one call in [`SAMPLE_EVERY`], so the clock
-//! reads do not double the cost of a cheap call. The distribution is a histogram of
+//! Every call is counted; latency is timed on the first 64 calls and then on one call in
+//! [`SAMPLE_EVERY`], so the clock reads do not double the cost of a cheap call. The distribution is a histogram of
 //! power-of-two buckets in nanoseconds, from which percentiles are estimated.
 
 use std::{
@@ -11,7 +11,7 @@ use std::{
 
 use serde::Serialize;
 
-/// One call in this many is timed.
+/// After the first 64 calls, one call in this many is timed.
 pub const SAMPLE_EVERY: u64 = 16;
 
 const BUCKETS: usize = 40;
@@ -39,7 +39,8 @@ impl Metrics {
     /// Counts a call; true when this call should be timed.
     #[inline]
     pub fn start_call(&self) -> bool {
-        self.calls.fetch_add(1, Ordering::Relaxed) % SAMPLE_EVERY == 0
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        n < 64 || n % SAMPLE_EVERY == 0
     }
 
     pub fn record_latency(&self, elapsed: Duration) {
@@ -125,7 +126,7 @@ mod tests {
             (s.sampled_calls, s.p50_ns, s.p90_ns, s.p99_ns),
             (100, Some(127), Some(127), Some(65_535))
         );
-        let timed = (0..64).filter(|_| m.start_call()).count();
-        assert_eq!(timed as u64, 64 / SAMPLE_EVERY);
+        let timed = (0..64 + 64).filter(|_| m.start_call()).count();
+        assert_eq!(timed as u64, 64 + 64 / SAMPLE_EVERY);
     }
 }
