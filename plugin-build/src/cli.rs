@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{build, cap, doctor, EXIT_FAILURE};
+use crate::{build, cap, deploy, doctor, inspect, new, package, EXIT_FAILURE};
 
 /// Build, pin, package and deploy native plugins.
 #[derive(Debug, Parser)]
@@ -28,10 +28,18 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a plugin project from the template.
+    New(new::NewArgs),
     /// Pin the plugin's shared crates to the versions in the host's Cargo.lock.
     Cap(cap::CapArgs),
     /// Build the plugin for one or more targets (the default command).
     Build(build::BuildArgs),
+    /// Make `build/<id>-<version>.plg` from the built targets.
+    Package(package::PackageArgs),
+    /// Verify a package and install one target into a plugins folder.
+    Deploy(deploy::DeployArgs),
+    /// Describe a `.so` or `.plg` and say whether the host would load it.
+    Inspect(inspect::InspectArgs),
     /// Print the targets this tool knows.
     Targets,
     /// Show what this machine has for each target and backend, and how to install the rest.
@@ -42,7 +50,11 @@ pub enum Command {
 pub fn main_entry() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Some(Command::New(args)) => new::run(&args),
         Some(Command::Cap(args)) => cap::run(&args),
+        Some(Command::Package(args)) => package::run(&args),
+        Some(Command::Deploy(args)) => deploy::run(&args),
+        Some(Command::Inspect(args)) => inspect::run(&args),
         Some(Command::Build(args)) => build::run(&args),
         None => build::run(&cli.build),
         Some(Command::Doctor(args)) => doctor::run(&args),

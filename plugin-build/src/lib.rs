@@ -1,18 +1,25 @@
 //! `plugin-build`: the plugin author's tool.
 //!
 //! The library does the work; `main.rs` only calls [`main_entry`]. Each subcommand owns a
-//! module: [`cap`] pins shared crates to a host's `Cargo.lock`, [`build`] cross-builds for the
-//! four Linux targets, [`doctor`] tells what the machine has for them. Every external process
-//! goes through [`process`], which records the exact command line and shows the child's stderr
-//! on failure. The targets are defined once,
-//! in [`targets`].
+//! module: [`new`] makes a plugin project from the embedded template, [`cap`] pins shared
+//! crates to a host's `Cargo.lock`, [`build`] cross-builds for the four Linux targets,
+//! [`doctor`] tells what the machine has for them, [`package`] makes the `.plg` archive,
+//! [`deploy`] installs it into a plugins folder, and [`inspect`] tells what a `.so` or `.plg`
+//! is and whether the host would load it. Every external process goes through [`process`],
+//! which records the exact command line and shows the child's stderr on failure. The targets
+//! are defined once, in [`targets`].
 
 #![warn(missing_docs)]
 
 pub mod build;
 pub mod cap;
 mod cli;
+pub mod deploy;
 pub mod doctor;
+mod fsutil;
+pub mod inspect;
+pub mod new;
+pub mod package;
 pub mod process;
 pub mod targets;
 
@@ -24,3 +31,5 @@ pub const EXIT_SUCCESS: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code: the command line was refused.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of `inspect`: the file was read, and this toolkit's host would refuse it.
+pub const EXIT_REFUSED: u8 = inspect::EXIT_REFUSED;

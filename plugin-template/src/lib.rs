@@ -1,25 +1,62 @@
-//! A plugin made from the template: one `execute` operation, `hello`, that greets its input.
+//! A plugin made from the template. It shows the common capabilities, lightly:
+//!
+//! - `execute`: the operation `hello` greets `name` (or the calling user);
+//! - `config`: the greeting word is configurable, and an empty one is refused;
+//! - `display`: a line of markdown for the host's user interface;
+//! - `log`: records go to the host's log for this plugin.
+//!
+//! Try it after deploying: `plugin-host call --plugins-dir DIR <id> hello name=Ada`.
+
+use std::sync::Mutex;
 
 use plugin_sdk::prelude::*;
+use serde::{Deserialize, Serialize};
 
-/// The plugin.
+/// The plugin: one per loaded library.
 pub struct TemplatePlugin;
 
-/// One user's instance.
+/// The configuration of one instance, carried as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The word `hello` starts with.
+    pub greeting: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            greeting: "Hello".into(),
+        }
+    }
+}
+
+/// One user's instance: the host may call it from many threads at once.
 pub struct TemplateInstance {
     user: User,
+    config: Mutex<Config>,
+}
+
+impl TemplateInstance {
+    fn greeting(&self) -> String {
+        let config = self.config.lock().unwrap_or_else(|e| e.into_inner());
+        config.greeting.clone()
+    }
 }
 
 impl Plugin for TemplatePlugin {
     type Instance = TemplateInstance;
 
-    fn load(_services: &Services) -> Result<Self> {
-        log::info!("loaded");
+    fn load(services: &Services) -> Result<Self> {
+        log::info!("loaded in host {}", services.host_version());
         Ok(TemplatePlugin)
     }
 
     fn new_instance(&self, user: &User, _services: Services) -> Result<TemplateInstance> {
-        Ok(TemplateInstance { user: user.clone() })
+        Ok(TemplateInstance {
+            user: user.clone(),
+            config: Mutex::new(Config::default()),
+        })
     }
 }
 
@@ -34,11 +71,42 @@ impl Executor for TemplateInstance {
                     .and_then(Value::as_str)
                     .unwrap_or(&self.user.name);
                 let mut out = Values::new();
-                out.insert("message".into(), format!("hello, {name}").into());
+                out.insert(
+                    "message".into(),
+                    format!("{}, {name}!", self.greeting()).into(),
+                );
                 Ok(out)
             }
-            other => Err(Error::not_found(format!("no operation labelled `{other}`"))),
+            other => Err(Error::not_found(format!(
+                "no operation labelled `{other}`; try `hello`"
+            ))),
         }
+    }
+}
+
+impl Configurer for TemplateInstance {
+    type Config = Config;
+
+    fn default_config(&self) -> Config {
+        Config::default()
+    }
+
+    fn set_config(&self, config: Config) -> Result<()> {
+        if config.greeting.trim().is_empty() {
+            return Err(Error::invalid_config("`greeting` must not be empty"));
+        }
+        *self.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
+        Ok(())
+    }
+}
+
+impl Displayer for TemplateInstance {
+    fn display(&self, _location: &str) -> Result<String> {
+        Ok(format!(
+            "Says **{}** to {}.",
+            self.greeting(),
+            self.user.name
+        ))
     }
 }
 
@@ -51,10 +119,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hello_greets_by_name() {
+    fn hello_greets_by_name_or_as_the_user() {
         let harness = Harness::<TemplatePlugin>::load().unwrap();
-        let instance = harness.instance(User::new(1, "ada")).unwrap();
-        let out = instance.execute("hello", Values::new()).unwrap();
-        assert_eq!(out["message"], Value::from("hello, ada"));
+        assert_eq!(harness.capabilities(), ["execute", "config", "display"]);
+        let ada = harness.instance(User::new(1, "Ada")).unwrap();
+
+        let out = ada.execute("hello", Values::new()).unwrap();
+        assert_eq!(out["message"], Value::from("Hello, Ada!"));
+
+        let mut input = Values::new();
+        input.insert("name".into(), "World".into());
+        let out = ada.execute("hello", input).unwrap();
+        assert_eq!(out["message"], Value::from("Hello, World!"));
+
+        let err = ada.execute("bye", Values::new()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NOT_FOUND);
+    }
+
+    #[test]
+    fn the_greeting_is_configurable_and_never_empty() {
+        let harness = Harness::<TemplatePlugin>::load().unwrap();
+        let ada = harness.instance(User::new(1, "Ada")).unwrap();
+        let default = ada.default_config().unwrap();
+        assert!(default.contains(r#""greeting": "Hello""#), "{default}");
+
+        ada.set_config(r#"{"greeting": "Howdy"}"#).unwrap();
+        let out = ada.execute("hello", Values::new()).unwrap();
+        assert_eq!(out["message"], Value::from("Howdy, Ada!"));
+        assert_eq!(ada.display("").unwrap(), "Says **Howdy** to Ada.");
+
+        let err = ada.set_config(r#"{"greeting": " "}"#).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::INVALID_CONFIG);
     }
 }

@@ -1,0 +1,359 @@
+//! `plugin-build inspect <file.so | file.plg>`: what a plugin file is and whether this
+//! toolkit's host would load it.
+//!
+//! For a shared object: its ELF facts (architecture, word size, glibc floor, root symbol,
+//! stripped), size and SHA-256, and a verdict from plugin-host itself: the file is loaded
+//! through [`plugin_host::PluginManager`], whose checks run before `dlopen` and whose
+//! refusals name the fix. A file for this machine is therefore *loaded*, which runs its
+//! initialisers: inspect only files you would load anyway. The descriptor is read from the
+//! loaded plugin (a foreign-architecture file cannot be loaded here, so it has none).
+//! For a package: the archive and every checksum are verified as `deploy` does, the
+//! descriptor comes from `plugin.toml`, each target's ELF facts are read, and the verdict is
+//! the host's on this machine's target.
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use plugin_host::{manifest, HostConfig, PluginManager};
+use serde::Serialize;
+
+use crate::{build::check, deploy, targets};
+
+/// Exit code of `inspect`: the file was read, and this toolkit's host would refuse it.
+pub const EXIT_REFUSED: u8 = 3;
+
+/// Arguments of `plugin-build inspect`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InspectArgs {
+    /// A plugin (`.so`) or a package (`.plg`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The host application version to judge against (as `plugin-host --host-version`).
+    #[arg(long, value_name = "SEMVER", default_value = "1.0.0")]
+    pub host_version: semver::Version,
+}
+
+/// What `inspect` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// The file inspected.
+    pub file: PathBuf,
+    /// `shared-object` or `package`.
+    pub kind: &'static str,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+    /// The descriptor, when it could be read.
+    pub descriptor: Option<Descriptor>,
+    /// One entry per shared object (one for a `.so`, one per target for a package).
+    pub objects: Vec<Object>,
+    /// Would this toolkit's host load it?
+    pub verdict: Verdict,
+}
+
+/// The descriptor's fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct Descriptor {
+    /// Unique id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Description.
+    pub description: String,
+    /// Host versions supported.
+    pub host_version: String,
+    /// Operating systems supported.
+    pub target_os: Vec<String>,
+    /// The plugin-api version it was built against.
+    pub api_version: String,
+    /// Capabilities (only known for a loaded plugin).
+    pub capabilities: Option<Vec<&'static str>>,
+}
+
+/// The facts of one shared object.
+#[derive(Debug, Clone, Serialize)]
+pub struct Object {
+    /// The file name (inside the package, for a package).
+    pub file: String,
+    /// The target it is built for, when it is one of the four.
+    pub target: Option<&'static str>,
+    /// `x86_64`, `aarch64`, ... or why it is not ELF.
+    pub architecture: String,
+    /// 32 or 64 (0 when not ELF).
+    pub bits: u8,
+    /// The highest `GLIBC_x.y` it needs.
+    pub glibc: Option<String>,
+    /// Whether it exports the plugin root symbol.
+    pub root_symbol: bool,
+    /// Whether the symbol table was stripped.
+    pub stripped: bool,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256.
+    pub sha256: String,
+}
+
+/// The host's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// True when this toolkit's host, on this machine, loads it.
+    pub loads: bool,
+    /// The host's words: what loaded, or the refusal with its fix.
+    pub message: String,
+}
+
+/// Runs `inspect` from the command line.
+pub fn run(args: &InspectArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let inspection = inspect(&args.file, &args.host_version)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&inspection)?);
+    } else {
+        print!("{}", render(&inspection));
+    }
+    Ok(if inspection.verdict.loads {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_REFUSED)
+    })
+}
+
+/// Inspects a `.so` or `.plg` file (told apart by content, not by name).
+pub fn inspect(
+    file: &Path,
+    host_version: &semver::Version,
+) -> Result<Inspection, deploy::DeployError> {
+    let bytes = std::fs::read(file).map_err(|source| deploy::DeployError::Io {
+        action: "read",
+        path: file.to_owned(),
+        source,
+    })?;
+    let mut inspection = Inspection {
+        file: file.to_owned(),
+        kind: "shared-object",
+        size: bytes.len() as u64,
+        sha256: manifest::sha256_hex(&bytes),
+        descriptor: None,
+        objects: Vec::new(),
+        verdict: Verdict {
+            loads: false,
+            message: String::new(),
+        },
+    };
+    let manager = PluginManager::new(HostConfig::new(host_version.clone()));
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        inspection
+            .objects
+            .push(object_facts(file, &display_name(file), &bytes));
+        let report = manager.load_file(file);
+        inspection.verdict = verdict(&report, &manager, host_version);
+        inspection.descriptor = report.info.as_ref().map(|info| Descriptor {
+            id: info.id.clone(),
+            name: info.name.clone(),
+            version: info.version.clone(),
+            description: info.description.clone(),
+            host_version: info.host_version_req.clone(),
+            target_os: info.target_os.clone(),
+            api_version: info.api_version.clone(),
+            capabilities: Some(info.capabilities.clone()),
+        });
+        return Ok(inspection);
+    }
+
+    inspection.kind = "package";
+    let verified = match deploy::verify(file, &bytes) {
+        Ok(verified) => verified,
+        Err(error) => {
+            inspection.verdict.message = error.to_string();
+            return Ok(inspection);
+        }
+    };
+    let plugin = &verified.manifest.plugin;
+    let mut descriptor = Descriptor {
+        id: plugin.id.clone(),
+        name: plugin.name.clone(),
+        version: plugin.version.clone(),
+        description: plugin.description.clone(),
+        host_version: plugin.host_version.clone(),
+        target_os: plugin.target_os.clone(),
+        api_version: plugin.api_version.clone(),
+        capabilities: None,
+    };
+    let unpacked = tempfile::tempdir().map_err(|source| deploy::DeployError::Io {
+        action: "create a temporary folder for",
+        path: file.to_owned(),
+        source,
+    })?;
+    for entry in verified.manifest.targets.values() {
+        let path = unpacked.path().join(&entry.file);
+        let data = verified.data(&entry.file);
+        std::fs::write(&path, data).map_err(|source| deploy::DeployError::Io {
+            action: "write",
+            path: path.clone(),
+            source,
+        })?;
+        inspection
+            .objects
+            .push(object_facts(&path, &entry.file, data));
+    }
+    let host = targets::host();
+    match host.and_then(|t| verified.manifest.targets.get(t.name).map(|e| (t, e))) {
+        Some((_, entry)) => {
+            let path = unpacked.path().join(&entry.file);
+            let report = manager.load_file(&path);
+            inspection.verdict = verdict(&report, &manager, host_version);
+            // Name the file as the user knows it, not the temporary copy.
+            let shown = format!("{}!{}", file.display(), entry.file);
+            inspection.verdict.message = inspection
+                .verdict
+                .message
+                .replace(&path.display().to_string(), &shown);
+            descriptor.capabilities = report.info.map(|info| info.capabilities);
+        }
+        None => {
+            let name = host.map_or(std::env::consts::ARCH, |t| t.name);
+            inspection.verdict.message = format!(
+                "the package has no build for this machine ({name}); it has: {}\n  fix: `plugin-build --target {name} && plugin-build package`",
+                verified.manifest.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    inspection.descriptor = Some(descriptor);
+    // The manager holds the loaded copy; drop it before the temporary folder goes.
+    drop(manager);
+    Ok(inspection)
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn object_facts(path: &Path, file: &str, bytes: &[u8]) -> Object {
+    let mut object = Object {
+        file: file.to_owned(),
+        target: None,
+        architecture: String::new(),
+        bits: 0,
+        glibc: None,
+        root_symbol: false,
+        stripped: false,
+        size: bytes.len() as u64,
+        sha256: manifest::sha256_hex(bytes),
+    };
+    match check::inspect(path) {
+        Ok(report) => {
+            let target = targets::by_elf_machine(report.elf_machine)
+                .filter(|t| t.elf_class.bits() == report.class_bits);
+            object.target = target.map(|t| t.name);
+            object.architecture = report
+                .machine
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("ELF machine {}", report.elf_machine));
+            object.bits = report.class_bits;
+            object.glibc = report.glibc.map(|g| g.to_string());
+            object.root_symbol = report.root_symbol;
+            object.stripped = report.stripped;
+        }
+        Err(e) => {
+            object.architecture = match e {
+                check::InspectError::NotElf { reason, .. } => format!("not ELF ({reason})"),
+                other => other.to_string(),
+            }
+        }
+    }
+    object
+}
+
+fn verdict(
+    report: &plugin_host::PluginReport,
+    manager: &PluginManager,
+    host_version: &semver::Version,
+) -> Verdict {
+    match report.error() {
+        Some(error) => Verdict {
+            loads: false,
+            message: error.to_string(),
+        },
+        None => Verdict {
+            loads: true,
+            message: format!(
+                "loads in this toolkit's host (plugin-api {}, host version {host_version}, {})",
+                manager.api_version(),
+                targets::host().map_or(std::env::consts::ARCH, |t| t.name)
+            ),
+        },
+    }
+}
+
+/// The human rendering.
+pub fn render(inspection: &Inspection) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "file:        {} ({}, {} bytes)",
+        inspection.file.display(),
+        inspection.kind,
+        inspection.size
+    );
+    let _ = writeln!(out, "sha256:      {}", inspection.sha256);
+    match &inspection.descriptor {
+        Some(d) => {
+            let _ = writeln!(out, "plugin:      {} {} ({})", d.id, d.version, d.name);
+            if !d.description.is_empty() {
+                let _ = writeln!(out, "description: {}", d.description);
+            }
+            let _ = writeln!(out, "host:        {}", d.host_version);
+            let _ = writeln!(out, "target-os:   {}", d.target_os.join(", "));
+            let _ = writeln!(out, "plugin-api:  {}", d.api_version);
+            if let Some(caps) = &d.capabilities {
+                let _ = writeln!(out, "capabilities: {}", caps.join(", "));
+            }
+        }
+        None => {
+            let _ = writeln!(out, "plugin:      - (descriptor not readable)");
+        }
+    }
+    for o in &inspection.objects {
+        let _ = writeln!(
+            out,
+            "object:      {}: {} {}-bit, glibc {}, {} bytes, root symbol {}, {}, sha256 {}",
+            o.file,
+            o.target.unwrap_or("-"),
+            if o.bits == 0 {
+                o.architecture.clone()
+            } else {
+                format!("{} {}", o.architecture, o.bits)
+            },
+            o.glibc.as_deref().unwrap_or("-"),
+            o.size,
+            if o.root_symbol { "yes" } else { "no" },
+            if o.stripped {
+                "stripped"
+            } else {
+                "not stripped"
+            },
+            &o.sha256[..16],
+        );
+    }
+    if inspection.verdict.loads {
+        let _ = writeln!(out, "verdict:     ok: {}", inspection.verdict.message);
+    } else {
+        let _ = writeln!(out, "verdict:     refused");
+        for line in inspection.verdict.message.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    out
+}
