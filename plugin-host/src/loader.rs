@@ -179,7 +179,65 @@ fn check_descriptor(info: &PluginInfo, host: &HostFacts<'_>) -> Result<(), Refus
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
+
+    fn info() -> PluginInfo {
+        PluginInfo {
+            id: "good.id".into(),
+            name: "n".into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            authors: vec![],
+            homepage: String::new(),
+            license: String::new(),
+            host_version_req: ">=1.2, <2".into(),
+            target_os: vec!["linux".into()],
+            api_version: plugin_api::API_VERSION.into(),
+            capabilities: vec![],
+            path: PathBuf::from("p.so"),
+        }
+    }
+
+    #[test]
+    fn descriptor_rules_one_by_one() {
+        let host = semver::Version::new(1, 4, 0);
+        let facts = HostFacts {
+            host_version: &host,
+        };
+        assert_eq!(check_descriptor(&info(), &facts), Ok(()));
+        type Case = (fn(&mut PluginInfo), &'static str);
+        let cases: &[Case] = &[
+            (|i| i.id = "bad id".into(), "invalid-descriptor"),
+            (|i| i.version = "1.0".into(), "invalid-descriptor"),
+            (|i| i.api_version = "9.0.0".into(), "api-too-new"),
+            (|i| i.api_version = "0.9.0".into(), "api-too-old"),
+            (|i| i.api_version = "latest".into(), "invalid-descriptor"),
+            (
+                |i| i.host_version_req = "not a req".into(),
+                "invalid-descriptor",
+            ),
+            (
+                |i| i.host_version_req = ">=2".into(),
+                "host-version-mismatch",
+            ),
+            (|i| i.target_os = vec!["windows".into()], "unsupported-os"),
+        ];
+        for (edit, code) in cases {
+            let mut bad = info();
+            edit(&mut bad);
+            let refusal = check_descriptor(&bad, &facts).expect_err(code);
+            assert_eq!(refusal.code(), *code, "{refusal}");
+        }
+        let mut any_os = info();
+        any_os.target_os.clear();
+        assert_eq!(
+            check_descriptor(&any_os, &facts),
+            Ok(()),
+            "an empty target list means any system"
+        );
+    }
 
     #[test]
     fn id_syntax() {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use proc_macro2::Span;
 
 /// The descriptor's data, checked.
+#[derive(Debug)]
 pub struct Metadata {
     pub manifest_path: PathBuf,
     pub id: String,
@@ -26,19 +27,31 @@ const KNOWN_OS: &[&str] = &[
     "linux", "macos", "windows", "freebsd", "netbsd", "openbsd", "android", "ios",
 ];
 
-fn env(name: &str) -> String {
+fn cargo_env(name: &str) -> String {
     std::env::var(name).unwrap_or_default()
 }
 
+/// Reads and checks the manifest of the crate being compiled.
 pub fn read(span: Span) -> syn::Result<Metadata> {
     let err = |message: String| syn::Error::new(span, message);
     let dir = std::env::var("CARGO_MANIFEST_DIR").map_err(|_| {
         err("`export_plugin!` must be built by cargo (CARGO_MANIFEST_DIR is not set)".into())
     })?;
     let manifest_path = PathBuf::from(dir).join("Cargo.toml");
-    let shown = manifest_path.display();
     let text = std::fs::read_to_string(&manifest_path)
-        .map_err(|e| err(format!("cannot read `{shown}`: {e}")))?;
+        .map_err(|e| err(format!("cannot read `{}`: {e}", manifest_path.display())))?;
+    parse(span, manifest_path, &text, &cargo_env)
+}
+
+/// Checks the manifest `text`; `env` reads the `CARGO_PKG_*` variables.
+pub fn parse(
+    span: Span,
+    manifest_path: PathBuf,
+    text: &str,
+    env: &dyn Fn(&str) -> String,
+) -> syn::Result<Metadata> {
+    let err = |message: String| syn::Error::new(span, message);
+    let shown = manifest_path.display().to_string();
     let doc: toml::Table = text
         .parse()
         .map_err(|e| err(format!("`{shown}` is not valid TOML: {e}")))?;
@@ -135,4 +148,64 @@ pub fn read(span: Span) -> syn::Result<Metadata> {
         target_os,
         manifest_path,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(manifest: &str) -> Result<Metadata, String> {
+        let env = |name: &str| match name {
+            "CARGO_PKG_NAME" => "my-plugin".to_owned(),
+            "CARGO_PKG_VERSION" => "1.2.3".to_owned(),
+            "CARGO_PKG_AUTHORS" => "A <a@x>:B <b@x>".to_owned(),
+            _ => String::new(),
+        };
+        parse(
+            Span::call_site(),
+            PathBuf::from("/p/Cargo.toml"),
+            manifest,
+            &env,
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_come_from_the_package() {
+        let m = check("[package]\nname = \"my-plugin\"\n").unwrap();
+        assert_eq!(
+            (
+                m.id.as_str(),
+                m.name.as_str(),
+                m.version.as_str(),
+                m.host_version.as_str()
+            ),
+            ("my-plugin", "my-plugin", "1.2.3", "*")
+        );
+        assert_eq!(m.authors, ["A <a@x>", "B <b@x>"]);
+        assert_eq!(m.target_os, ["linux"]);
+    }
+
+    #[test]
+    fn every_mistake_is_refused_with_the_file_and_the_fix() {
+        let cases = [
+            (
+                "id = \"my plugin\"",
+                "plugin id `my plugin` in `/p/Cargo.toml` is not valid",
+            ),
+            ("host-version = \"one\"", "is not a semver requirement"),
+            ("target-os = [\"amiga\"]", "expected names among"),
+            ("target-os = \"linux\"", "must be an array of strings"),
+            ("colour = \"red\"", "unknown key `colour`"),
+            ("id = 7", "must be a string"),
+        ];
+        for (line, expected) in cases {
+            let manifest = format!("[package]\nname = \"x\"\n[package.metadata.plugin]\n{line}\n");
+            let err = check(&manifest).expect_err(line);
+            assert!(err.contains(expected), "{line}: {err}");
+        }
+        assert!(check("[package\n")
+            .unwrap_err()
+            .contains("is not valid TOML"));
+    }
 }
