@@ -178,7 +178,7 @@ impl Diagnosis {
                 .into_iter()
                 .map(|b| (b, backend::missing(b, &TARGETS, &rustc)))
                 .collect();
-        let auto = select::select(select::BackendChoice::Auto, &TARGETS, &rustc, false, false)
+        let auto = select::select(select::BackendChoice::Auto, &TARGETS, dir, false, false)
             .ok()
             .map(|s| s.backend);
         Self {

@@ -151,6 +151,48 @@ pub fn command(
     }
 }
 
+/// What `backend` certainly lacks, found without starting a process (a `PATH` lookup or a file
+/// check each), so a build that has everything pays nothing for the check. The probes that
+/// need a process (rustc's sysroot, `python3 -m ziglang`, `docker info`) run in [`missing`]:
+/// before a dry run or `auto`, when this finds something, or after a failed build.
+pub fn quick_missing(backend: Backend, targets: &[Target]) -> Vec<MissingPiece> {
+    let mut out = Vec::new();
+    match backend {
+        Backend::Cargo => {
+            for target in targets.iter().filter(|t| !t.is_host()) {
+                if std::env::var_os(target.linker_env()).is_none() {
+                    out.extend(probe::check_linker(target));
+                }
+            }
+        }
+        Backend::Zigbuild => {
+            out.extend(probe::cargo_zigbuild().err());
+            let zig_possible = std::env::var_os("CARGO_ZIGBUILD_ZIG_PATH").is_some()
+                || probe::program("zig").is_some()
+                || probe::program("python3").is_some();
+            if !zig_possible {
+                out.extend(probe::zig().err());
+            }
+        }
+        Backend::Cross => {
+            out.extend(probe::cross().err());
+            if ["docker", "podman"]
+                .iter()
+                .chain(
+                    std::env::var("CROSS_CONTAINER_ENGINE")
+                        .ok()
+                        .as_deref()
+                        .iter(),
+                )
+                .all(|e| probe::program(e).is_none())
+            {
+                out.extend(probe::container_engine().err());
+            }
+        }
+    }
+    out
+}
+
 /// What `backend` lacks on this machine to build `targets`, each with its install command.
 pub fn missing(
     backend: Backend,

@@ -59,12 +59,20 @@ pub enum BuildError {
         /// The requested version.
         version: String,
     },
-    /// `cargo metadata` or `cargo locate-project` failed.
-    #[error("cannot read the plugin's package")]
-    Metadata(#[source] ProcessError),
-    /// `cargo metadata` printed something unexpected.
-    #[error("cannot understand `cargo metadata` output: {0}")]
-    MetadataFormat(String),
+    /// No Cargo.toml in the current folder or above it.
+    #[error("no Cargo.toml in `{}` or any folder above it\n  hint: run in the plugin's folder or pass `--manifest-path`", .dir.display())]
+    NoManifest {
+        /// Where the search started.
+        dir: PathBuf,
+    },
+    /// A Cargo.toml that is not valid TOML.
+    #[error("cannot parse `{}`: {reason}", .path.display())]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What the TOML parser said.
+        reason: String,
+    },
     /// The manifest is a virtual workspace or names no package.
     #[error("`{manifest}` is not a plugin package (no `[package]` there)\n  hint: point `--manifest-path` at the plugin's own Cargo.toml")]
     NoPackage {

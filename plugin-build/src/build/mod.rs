@@ -168,11 +168,10 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
         progress.status("Info", message);
     };
 
-    let rustc = probe::Rustc::probe(&project.package_dir);
     let selection = select::select(
         args.backend,
         &targets,
-        &rustc,
+        &project.package_dir,
         glibc.is_some(),
         args.dry_run,
     )?;
@@ -190,10 +189,7 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
         progress.status("Warning", &format!("missing {}: {}", piece.what, piece.fix));
     }
 
-    // Toolchains: the one that builds, and the pins of plugin and host (information only).
-    if let (Ok(rustc), Backend::Cargo | Backend::Zigbuild) = (&rustc, backend) {
-        info(&format!("building with {}", rustc.version));
-    }
+    // The toolchain pins of plugin and host (information only).
     let host_pin = args.host.as_deref().map(|path| {
         let pin = toolchain::read_pin(path);
         if pin.is_none() {
@@ -286,10 +282,20 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
         };
         let output = result.map_err(|source| {
             progress.fail(group);
-            BuildError::Backend {
-                package: project.name.clone(),
-                target: request::names(group),
-                source,
+            // A piece the quick check could not see (a rustup target, zig)? Name it and its fix.
+            let missing =
+                backend::missing(backend, group, &probe::Rustc::probe(&project.package_dir));
+            if missing.is_empty() {
+                BuildError::Backend {
+                    package: project.name.clone(),
+                    target: request::names(group),
+                    source,
+                }
+            } else {
+                BuildError::Missing {
+                    backend: backend.name(),
+                    missing,
+                }
             }
         })?;
         let seconds = group_started.elapsed().as_secs_f64();

@@ -1,13 +1,12 @@
-//! The plugin package being built: found with `cargo locate-project` / `cargo metadata` (run
-//! through [`crate::process`]), so workspaces, `CARGO_TARGET_DIR` and `.cargo/config.toml`
-//! are cargo's business, not ours. Also finds the `cross` configuration (Cross.toml or
-//! `[workspace.metadata.cross]` / `[package.metadata.cross]`) that the `cross` backend honours.
+//! The plugin package being built: its manifest (found like `cargo locate-project` does, or
+//! given with `--manifest-path`), name, library name, workspace root and target directory.
+//! It reads the manifests itself instead of running `cargo metadata`: that process alone costs
+//! more than the 5% overhead budget of a no-op rebuild. Where the artifact really is comes from
+//! cargo's own JSON messages during the build; the target directory here is only the fallback.
+//! Also finds the `cross` configuration (Cross.toml or `[workspace.metadata.cross]` /
+//! `[package.metadata.cross]`) that the `cross` backend honours.
 
 use std::path::{Path, PathBuf};
-
-use serde::Deserialize;
-
-use crate::process::CommandLine;
 
 use super::BuildError;
 
@@ -22,7 +21,7 @@ pub struct Project {
     pub package_dir: PathBuf,
     /// The workspace root (equal to `package_dir` for a lone package).
     pub workspace_root: PathBuf,
-    /// cargo's target directory.
+    /// cargo's target directory (`CARGO_TARGET_DIR`, else `<workspace>/target`).
     pub target_directory: PathBuf,
     /// The library's crate name (`-` replaced by `_`): `lib<crate>.so`.
     pub lib_name: String,
@@ -40,105 +39,83 @@ pub enum CrossConfig {
     Metadata(PathBuf),
 }
 
-#[derive(Deserialize)]
-struct Metadata {
-    packages: Vec<Package>,
-    workspace_root: PathBuf,
-    target_directory: PathBuf,
-}
-
-#[derive(Deserialize)]
-struct Package {
-    name: String,
-    manifest_path: PathBuf,
-    targets: Vec<CargoTarget>,
-    #[serde(default)]
-    metadata: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct CargoTarget {
-    name: String,
-    crate_types: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Located {
-    root: PathBuf,
+fn read_manifest(path: &Path) -> Result<toml::Value, BuildError> {
+    let text = std::fs::read_to_string(path).map_err(|source| BuildError::Io {
+        action: "read",
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| BuildError::Manifest {
+        path: path.to_owned(),
+        reason: e.message().to_owned(),
+    })
 }
 
 impl Project {
     /// Reads the package at `manifest_path`, or the one the current directory is in.
     pub fn load(manifest_path: Option<&Path>) -> Result<Self, BuildError> {
+        let cwd = std::env::current_dir().map_err(|source| BuildError::Io {
+            action: "find the current folder",
+            path: PathBuf::from("."),
+            source,
+        })?;
         let manifest = match manifest_path {
-            Some(path) => std::path::absolute(path).map_err(|source| BuildError::Io {
-                action: "find",
-                path: path.to_owned(),
-                source,
-            })?,
-            None => {
-                let out = CommandLine::new("cargo")
-                    .args(["locate-project", "--message-format", "json"])
-                    .output()
-                    .map_err(BuildError::Metadata)?;
-                let located: Located = serde_json::from_slice(&out.stdout)
-                    .map_err(|e| BuildError::MetadataFormat(e.to_string()))?;
-                located.root
-            }
+            Some(path) => cwd.join(path),
+            None => cwd
+                .ancestors()
+                .map(|d| d.join("Cargo.toml"))
+                .find(|m| m.is_file())
+                .ok_or_else(|| BuildError::NoManifest { dir: cwd.clone() })?,
         };
-        let out = CommandLine::new("cargo")
-            .args([
-                "metadata",
-                "--format-version",
-                "1",
-                "--no-deps",
-                "--manifest-path",
-            ])
-            .arg(manifest.to_string_lossy())
-            .output()
-            .map_err(BuildError::Metadata)?;
-        let metadata: Metadata = serde_json::from_slice(&out.stdout)
-            .map_err(|e| BuildError::MetadataFormat(e.to_string()))?;
-        Self::from_metadata(metadata, &manifest)
-    }
-
-    fn from_metadata(metadata: Metadata, manifest: &Path) -> Result<Self, BuildError> {
-        let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_owned());
-        let wanted = canonical(manifest);
-        let package = metadata
-            .packages
-            .into_iter()
-            .find(|p| canonical(&p.manifest_path) == wanted)
-            .ok_or_else(|| BuildError::NoPackage {
-                manifest: manifest.to_owned(),
-            })?;
-        let lib = package
-            .targets
-            .iter()
-            .find(|t| t.crate_types.iter().any(|c| c == "cdylib"))
-            .ok_or_else(|| BuildError::NotCdylib {
-                package: package.name.clone(),
-                manifest: package.manifest_path.clone(),
-            })?;
-        let package_dir = package
-            .manifest_path
-            .parent()
-            .map(Path::to_owned)
-            .unwrap_or_default();
+        let manifest = manifest.canonicalize().map_err(|source| BuildError::Io {
+            action: "read",
+            path: manifest.clone(),
+            source,
+        })?;
+        let doc = read_manifest(&manifest)?;
+        let no_package = || BuildError::NoPackage {
+            manifest: manifest.clone(),
+        };
+        let package = doc.get("package").ok_or_else(no_package)?;
+        let name = package
+            .get("name")
+            .and_then(|n| n.as_str())
+            .ok_or_else(no_package)?
+            .to_owned();
+        let lib = doc.get("lib");
+        let is_cdylib = lib
+            .and_then(|l| l.get("crate-type").or_else(|| l.get("crate_type")))
+            .and_then(|t| t.as_array())
+            .is_some_and(|types| types.iter().any(|t| t.as_str() == Some("cdylib")));
+        if !is_cdylib {
+            return Err(BuildError::NotCdylib {
+                package: name,
+                manifest,
+            });
+        }
+        let lib_name = lib
+            .and_then(|l| l.get("name"))
+            .and_then(|n| n.as_str())
+            .unwrap_or(&name)
+            .replace('-', "_");
+        let package_dir = manifest.parent().map(Path::to_owned).unwrap_or_default();
+        let workspace_root = find_workspace_root(&package_dir, &doc);
+        let target_directory = std::env::var_os("CARGO_TARGET_DIR")
+            .filter(|d| !d.is_empty())
+            .map(|d| cwd.join(d))
+            .unwrap_or_else(|| workspace_root.join("target"));
         let has_package_cross = package
-            .metadata
-            .as_ref()
+            .get("metadata")
             .and_then(|m| m.get("cross"))
             .is_some();
-        let cross_config =
-            find_cross_config(&package_dir, &metadata.workspace_root, has_package_cross);
+        let cross_config = find_cross_config(&package_dir, &workspace_root, has_package_cross);
         Ok(Self {
-            lib_name: lib.name.replace('-', "_"),
-            name: package.name,
-            manifest_path: package.manifest_path,
+            name,
+            manifest_path: manifest,
             package_dir,
-            workspace_root: metadata.workspace_root,
-            target_directory: metadata.target_directory,
+            workspace_root,
+            target_directory,
+            lib_name,
             cross_config,
         })
     }
@@ -150,6 +127,32 @@ impl Project {
             .join(profile_dir)
             .join(format!("lib{}.so", self.lib_name))
     }
+}
+
+/// The workspace root the way cargo finds it: the package's own `[workspace]`, the folder its
+/// `package.workspace` names, else the nearest folder above with a `[workspace]` manifest.
+fn find_workspace_root(package_dir: &Path, doc: &toml::Value) -> PathBuf {
+    if doc.get("workspace").is_some() {
+        return package_dir.to_owned();
+    }
+    if let Some(path) = doc
+        .get("package")
+        .and_then(|p| p.get("workspace"))
+        .and_then(|w| w.as_str())
+    {
+        let root = package_dir.join(path);
+        return root.canonicalize().unwrap_or(root);
+    }
+    package_dir
+        .ancestors()
+        .skip(1)
+        .find(|dir| {
+            let manifest = dir.join("Cargo.toml");
+            manifest.is_file()
+                && read_manifest(&manifest).is_ok_and(|m| m.get("workspace").is_some())
+        })
+        .map(Path::to_owned)
+        .unwrap_or_else(|| package_dir.to_owned())
 }
 
 /// Finds the cross configuration the way cross does: `Cross.toml` next to the package, then in
@@ -181,6 +184,51 @@ fn find_cross_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packages_are_read_from_their_manifests() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"plugins/*\"]\n",
+        )
+        .unwrap();
+        let pkg = root.join("plugins/my-plugin");
+        std::fs::create_dir_all(&pkg).unwrap();
+        let write = |text: &str| std::fs::write(pkg.join("Cargo.toml"), text).unwrap();
+        let load = || Project::load(Some(&pkg.join("Cargo.toml")));
+
+        write("[package]\nname = \"my-plugin\"\n[lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n");
+        let project = load().unwrap();
+        assert_eq!(project.name, "my-plugin");
+        assert_eq!(project.lib_name, "my_plugin");
+        assert_eq!(project.package_dir, pkg);
+        assert_eq!(
+            project.workspace_root, root,
+            "the nearest [workspace] above"
+        );
+
+        write("[package]\nname = \"my-plugin\"\n[lib]\nname = \"notify\"\ncrate-type = [\"cdylib\"]\n[workspace]\n");
+        let project = load().unwrap();
+        assert_eq!(project.lib_name, "notify");
+        assert_eq!(project.workspace_root, pkg, "its own [workspace]");
+
+        write("[package]\nname = \"my-plugin\"\n");
+        let err = load().unwrap_err().to_string();
+        assert!(err.contains("does not build a shared library"), "{err}");
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = [").unwrap();
+        write("[package]\nname = \"my-plugin\"\n[lib]\ncrate-type = [\"cdylib\"]\n");
+        assert_eq!(
+            load().unwrap().workspace_root,
+            pkg,
+            "a broken parent is not a workspace"
+        );
+        let err = Project::load(Some(&root.join("Cargo.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot parse"), "{err}");
+    }
 
     #[test]
     fn cross_config_is_found_where_cross_looks() {

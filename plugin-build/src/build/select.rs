@@ -2,6 +2,8 @@
 //! `cross` (where a container engine runs: the documented default), then `zigbuild`, then
 //! `cargo`, and says why it took the one it took. With `--glibc` only `zigbuild` can serve.
 
+use std::path::Path;
+
 use crate::targets::Target;
 
 use super::{
@@ -37,10 +39,14 @@ pub struct Selection {
 }
 
 /// Chooses the backend.
+///
+/// `dir` is the plugin's folder: rustup picks the toolchain (and so the installed targets) by
+/// it. An explicit backend in a real build is only checked with [`backend::quick_missing`]; the
+/// slower probes run when that finds something, and after a failed build.
 pub fn select(
     choice: BackendChoice,
     targets: &[Target],
-    rustc: &Result<Rustc, MissingPiece>,
+    dir: &Path,
     glibc_given: bool,
     dry_run: bool,
 ) -> Result<Selection, BuildError> {
@@ -51,7 +57,12 @@ pub fn select(
         BackendChoice::Cargo => Some(Backend::Cargo),
     };
     if let Some(backend) = explicit {
-        let missing = backend::missing(backend, targets, rustc);
+        let quick = backend::quick_missing(backend, targets);
+        let missing = if dry_run || !quick.is_empty() {
+            backend::missing(backend, targets, &Rustc::probe(dir))
+        } else {
+            Vec::new()
+        };
         if !missing.is_empty() && !dry_run {
             return Err(BuildError::Missing {
                 backend: backend.name(),
@@ -64,6 +75,7 @@ pub fn select(
             missing,
         });
     }
+    let rustc = &Rustc::probe(dir);
 
     let order: &[Backend] = if glibc_given {
         &[Backend::Zigbuild]
