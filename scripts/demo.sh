@@ -1,32 +1,90 @@
 #!/usr/bin/env bash
-# The main job, end to end: build the example plugins, put them in a plugins folder next to
-# files that are not valid plugins, and show the host listing, calling and refusing them.
+# The main job, end to end. First the plugin author's workflow: a new plugin from the
+# template, capped to this workspace's Cargo.lock, built for this machine and for arm64,
+# packaged, verified and deployed into a plugins folder, listed and called by the host; a
+# tampered package is refused. Then the host's side: the example plugins in a folder next to
+# files that are not valid plugins, listed, called and refused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 
 bash scripts/setup.sh >/dev/null
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
 
-step "Building the example plugins and the plugin-host tool"
+step "Building the plugin-build and plugin-host tools"
+cargo build --release -p plugin-build -p plugin-host --bins
+# Builds go to the workspace's target folder (or $CARGO_TARGET_DIR), the new plugin's too, so
+# the crates it shares with the workspace compile once.
+target=${CARGO_TARGET_DIR:-$root/target}
+export CARGO_TARGET_DIR=$target PATH="$target/release:$PATH"
+pb=plugin-build
+host=plugin-host
+work=$(mktemp -d "${TMPDIR:-/tmp}/plugin-demo.XXXXXX")
+deployed=$(mktemp -d "${TMPDIR:-/tmp}/deployed.XXXXXX")
+plugins=$(mktemp -d "${TMPDIR:-/tmp}/plugins.XXXXXX")
+trap 'rm -rf "$work" "$deployed" "$plugins"' EXIT
+
+step "1. plugin-build new: a plugin project from the template (offline, embedded in the tool)"
+cd "$work"
+run "$pb" new hello-plugin --id org.example.hello
+cd hello-plugin
+find . -type f | sort
+sed -n '/^\[package.metadata.plugin\]/,/^$/p;/^\[dependencies\]/,/^$/p' Cargo.toml
+
+step "2. cargo test: the template's unit tests run the plugin in process, no shared library"
+run cargo test --quiet 2>&1 | grep -E '^(running|test result)'
+
+step "3. plugin-build cap: pin the shared crates to the host's Cargo.lock (here: this workspace's)"
+run "$pb" cap --from "$root/Cargo.lock"
+
+step "4. plugin-build: build for this machine and for arm64"
+run "$pb" --target amd64,arm64 --backend cargo
+
+step "5. plugin-build package: one reproducible archive with plugin.toml and both .so files"
+run "$pb" package
+first=$(sha256sum build/org.example.hello-0.1.0.plg)
+"$pb" package 2>/dev/null >/dev/null
+[ "$first" = "$(sha256sum build/org.example.hello-0.1.0.plg)" ] && echo "packaged twice: identical bytes ($first)"
+run "$pb" inspect build/org.example.hello-0.1.0.plg
+
+step "6. plugin-build deploy: verify every checksum, install this machine's build atomically"
+run "$pb" deploy --to "$deployed"
+find "$deployed" | sort
+run "$pb" deploy --to "$deployed"
+
+step "7. a tampered package is refused and the plugins folder is left as it was"
+cp build/org.example.hello-0.1.0.plg "$work/tampered.plg"
+size=$(stat -c %s "$work/tampered.plg")
+printf '\x00' | dd of="$work/tampered.plg" bs=1 seek=$((size / 2)) conv=notrunc status=none
+set +e
+run "$pb" deploy "$work/tampered.plg" --to "$deployed"
+echo "exit code: $?"
+run "$pb" deploy --to "$deployed" --target 386
+echo "exit code: $?"
+set -e
+
+step "8. plugin-host list and call: the deployed plugin is active and answers"
+run "$host" list --plugins-dir "$deployed"
+run "$host" call --plugins-dir "$deployed" org.example.hello hello name=Ada
+cd "$root"
+
+step "The host's side: the example plugins next to files that must be refused"
+
 cargo build --release -p showcase -p panicky -p plugin-template -p not-a-plugin --lib
-cargo build --release -p plugin-host --bin plugin-host
 CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
   cargo build --release -p showcase --target aarch64-unknown-linux-gnu
 
-host=target/release/plugin-host
-plugins=$(mktemp -d "${TMPDIR:-/tmp}/plugins.XXXXXX")
-trap 'rm -rf "$plugins"' EXIT
-
 step "A plugins folder: three plugins and five files that must be refused"
-cp target/release/libshowcase.so "$plugins/showcase.so"
-cp target/release/libpanicky.so "$plugins/panicky.so"
-cp target/release/libplugin_template.so "$plugins/template.so"
-cp target/release/libnot_a_plugin.so "$plugins/not-a-plugin.so"
-cp target/aarch64-unknown-linux-gnu/release/libshowcase.so "$plugins/showcase-arm64.so"
+cp "$target"/release/libshowcase.so "$plugins/showcase.so"
+cp "$target"/release/libpanicky.so "$plugins/panicky.so"
+cp "$target"/release/libplugin_template.so "$plugins/template.so"
+cp "$target"/release/libnot_a_plugin.so "$plugins/not-a-plugin.so"
+cp "$target"/aarch64-unknown-linux-gnu/release/libshowcase.so "$plugins/showcase-arm64.so"
 : > "$plugins/empty.so"
 echo "just some notes" > "$plugins/notes.txt"
-head -c 200000 target/release/libshowcase.so > "$plugins/truncated.so"
+head -c 200000 "$target"/release/libshowcase.so > "$plugins/truncated.so"
 ls -l "$plugins"
 
 step "plugin-host list"

@@ -398,6 +398,10 @@ fn bad_packages_are_refused_and_the_destination_is_untouched() {
             "{name}: the file is named\n{stderr}"
         );
         assert!(
+            !stderr.contains("caused by"),
+            "{name}: the cause is said once\n{stderr}"
+        );
+        assert!(
             snapshot(&plugins) == before,
             "{name}: the destination changed"
         );

@@ -19,7 +19,7 @@ use plugin_host::manifest::{self, Manifest, ManifestError};
 
 use crate::{
     package::{self, archive, ArchiveError, PackageError},
-    targets::{self, Target},
+    targets,
 };
 
 /// Arguments of `plugin-build deploy`.
@@ -70,12 +70,12 @@ pub enum DeployError {
         source: std::io::Error,
     },
     /// The archive itself is refused.
-    #[error("refusing package `{}`: {source}\n  hint: make the package again with `plugin-build package` and copy it whole", .path.display())]
+    #[error("refusing package `{}`: {problem}\n  hint: make the package again with `plugin-build package` and copy it whole", .path.display())]
     Archive {
         /// The package.
         path: PathBuf,
-        /// Why.
-        source: ArchiveError,
+        /// Why (shown in the message, so not a `source`).
+        problem: ArchiveError,
     },
     /// No `plugin.toml` in the archive.
     #[error("refusing package `{}`: it has no `{}`\n  hint: make packages with `plugin-build package`", .path.display(), manifest::FILE_NAME)]
@@ -84,12 +84,12 @@ pub enum DeployError {
         path: PathBuf,
     },
     /// The manifest cannot be used.
-    #[error("refusing package `{}`: {source}", .path.display())]
+    #[error("refusing package `{}`: {problem}", .path.display())]
     Manifest {
         /// The package.
         path: PathBuf,
-        /// Why.
-        source: ManifestError,
+        /// Why (shown in the message, so not a `source`).
+        problem: ManifestError,
     },
     /// The plugin id cannot name a folder.
     #[error("refusing package `{}`: plugin id `{id}` is not valid (letters, digits, `.`, `_`, `-`)", .path.display())]
@@ -305,9 +305,9 @@ impl Verified {
 
 /// Reads a package's bytes and checks every entry against its manifest.
 pub fn verify(path: &Path, bytes: &[u8]) -> Result<Verified, DeployError> {
-    let entries = archive::read(bytes).map_err(|source| DeployError::Archive {
+    let entries = archive::read(bytes).map_err(|problem| DeployError::Archive {
         path: path.to_owned(),
-        source,
+        problem,
     })?;
     let text = entries
         .iter()
@@ -315,10 +315,10 @@ pub fn verify(path: &Path, bytes: &[u8]) -> Result<Verified, DeployError> {
         .ok_or_else(|| DeployError::NoManifest {
             path: path.to_owned(),
         })?;
-    let manifest = Manifest::parse(&String::from_utf8_lossy(&text.data)).map_err(|source| {
+    let manifest = Manifest::parse(&String::from_utf8_lossy(&text.data)).map_err(|problem| {
         DeployError::Manifest {
             path: path.to_owned(),
-            source,
+            problem,
         }
     })?;
     let id = &manifest.plugin.id;
@@ -392,9 +392,4 @@ fn default_package(manifest_path: Option<&Path>) -> Result<PathBuf, DeployError>
         return Err(DeployError::NoPackage { path });
     }
     Ok(path)
-}
-
-/// The target a deploy picks when none is named.
-pub fn default_target() -> Option<Target> {
-    targets::host()
 }
