@@ -201,6 +201,15 @@ struct Entry {
     messages: Vec<String>,
 }
 
+impl Entry {
+    /// Whether this entry holds the loaded plugin `id` (ids compare case-insensitively).
+    fn has_id(&self, id: &str) -> bool {
+        self.loaded
+            .as_ref()
+            .is_some_and(|l| l.info.id.eq_ignore_ascii_case(id))
+    }
+}
+
 /// Where private copies of plugin files go.
 enum PrivateDir {
     Owned(tempfile::TempDir),
@@ -553,14 +562,7 @@ impl PluginManager {
     /// The report of the plugin with this id (case-insensitive).
     pub fn report_for(&self, id: &str) -> Option<PluginReport> {
         let state = self.state.read().unwrap_or_else(lock_poisoned);
-        state
-            .iter()
-            .find(|e| {
-                e.loaded
-                    .as_ref()
-                    .is_some_and(|l| l.info.id.eq_ignore_ascii_case(id))
-            })
-            .map(Self::report)
+        state.iter().find(|e| e.has_id(id)).map(Self::report)
     }
 
     /// The descriptor of a loaded plugin (ids compare case-insensitively).
@@ -572,11 +574,7 @@ impl PluginManager {
         let state = self.state.read().unwrap_or_else(lock_poisoned);
         let entry = state
             .iter()
-            .find(|e| {
-                e.loaded
-                    .as_ref()
-                    .is_some_and(|l| l.info.id.eq_ignore_ascii_case(id))
-            })
+            .find(|e| e.has_id(id))
             .ok_or_else(|| CallError::NotFound { id: id.into() })?;
         let loaded = entry.loaded.clone().expect("found by loaded id");
         match &entry.status {
@@ -723,11 +721,7 @@ impl PluginManager {
         let mut state = self.state.write().unwrap_or_else(lock_poisoned);
         let entry = state
             .iter_mut()
-            .find(|e| {
-                e.loaded
-                    .as_ref()
-                    .is_some_and(|l| l.info.id.eq_ignore_ascii_case(id))
-            })
+            .find(|e| e.has_id(id))
             .ok_or_else(|| CallError::NotFound { id: id.into() })?;
         if enabled {
             entry.status = PluginStatus::Active;
@@ -841,11 +835,7 @@ impl PluginManager {
             let mut state = self.state.write().unwrap_or_else(lock_poisoned);
             let index = state
                 .iter()
-                .position(|e| {
-                    e.loaded
-                        .as_ref()
-                        .is_some_and(|l| l.info.id.eq_ignore_ascii_case(id))
-                })
+                .position(|e| e.has_id(id))
                 .ok_or_else(|| CallError::NotFound { id: id.into() })?;
             state.remove(index)
         };

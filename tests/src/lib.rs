@@ -299,3 +299,19 @@ pub fn plugin_dir(files: &[(&str, &Path)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// Runs the built `plugin-host` tool with `args` and extra environment variables; returns
+/// the exit code, stdout and stderr.
+pub fn run_plugin_host(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(&artifacts().plugin_host_bin);
+    cmd.args(args);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let out = cmd.output().expect("run plugin-host");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

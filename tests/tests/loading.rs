@@ -1,7 +1,7 @@
 //! Loading and refusing real plugin files: every example is Active, every bad file is
 //! Invalid with its own short message, and the host keeps going.
 
-use std::{fs, path::Path, process::Command};
+use std::{fs, path::Path};
 
 use plugin_host::{
     HostConfig, PluginManager, PluginReport, PluginStatus, Refusal, User, Value, Values,
@@ -310,17 +310,9 @@ fn released_versions_are_never_edited_in_place() {
 }
 
 fn run_cli(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(&artifacts().plugin_host_bin);
-    cmd.args(args).arg("--plugins-dir").arg(dir);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run plugin-host");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let dir = dir.to_str().expect("a UTF-8 temporary path");
+    let args: Vec<&str> = args.iter().copied().chain(["--plugins-dir", dir]).collect();
+    plugin_tests::run_plugin_host(&args, env)
 }
 
 #[test]

@@ -5,7 +5,6 @@
 use std::{
     fs,
     path::Path,
-    process::Command,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
@@ -179,26 +178,12 @@ fn deployed_plugin_folders_are_verified_against_their_manifest() {
     );
 }
 
-fn run_cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(&artifacts().plugin_host_bin);
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run plugin-host");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn a_hung_on_load_is_cut_off_by_the_time_limit() {
     let a = artifacts();
     let dir = plugin_dir(&[("panicky.so", &a.panicky), ("showcase.so", &a.showcase)]);
     let dir_arg = dir.path().to_str().unwrap();
-    let (code, stdout, stderr) = run_cli(
+    let (code, stdout, stderr) = plugin_tests::run_plugin_host(
         &[
             "list",
             "--json",
@@ -282,7 +267,8 @@ fn each_plugin_has_its_own_log_file_and_level() {
         "message=from-the-cli",
         "level=info",
     ];
-    let (code, _, stderr) = run_cli(&args, &[("PLUGIN_SHOWCASE_LOG_LEVEL", "warn")]);
+    let (code, _, stderr) =
+        plugin_tests::run_plugin_host(&args, &[("PLUGIN_SHOWCASE_LOG_LEVEL", "warn")]);
     assert_eq!(code, 0, "{stderr}");
     let text = fs::read_to_string(logs.path().join("plugin-showcase.log")).unwrap();
     assert!(
@@ -300,7 +286,8 @@ fn each_plugin_has_its_own_log_file_and_level() {
         "message=warned-from-the-cli",
         "level=warn",
     ];
-    let (code, _, _) = run_cli(&args, &[("PLUGIN_SHOWCASE_LOG_LEVEL", "warn")]);
+    let (code, _, _) =
+        plugin_tests::run_plugin_host(&args, &[("PLUGIN_SHOWCASE_LOG_LEVEL", "warn")]);
     assert_eq!(code, 0);
     assert!(fs::read_to_string(logs.path().join("plugin-showcase.log"))
         .unwrap()
