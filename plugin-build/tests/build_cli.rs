@@ -392,6 +392,8 @@ fn auto_says_which_backend_it_took_and_why() {
         .args([
             "--target",
             "all",
+            "--schedule",
+            "sequential",
             "--dry-run",
             "--message-format",
             "json",

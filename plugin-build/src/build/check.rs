@@ -64,13 +64,18 @@ pub fn inspect(path: &Path) -> Result<ElfReport, InspectError> {
         path: path.to_owned(),
         source,
     })?;
+    inspect_bytes(&data, path)
+}
+
+/// Describes the file content `data` (read from `path`, named in errors).
+pub fn inspect_bytes(data: &[u8], path: &Path) -> Result<ElfReport, InspectError> {
     let not_elf = |reason: String| InspectError::NotElf {
         path: path.to_owned(),
         reason,
     };
-    let mut report = match FileKind::parse(&*data) {
-        Ok(FileKind::Elf32) => inspect_elf::<elf::FileHeader32<Endianness>>(&data),
-        Ok(FileKind::Elf64) => inspect_elf::<elf::FileHeader64<Endianness>>(&data),
+    let mut report = match FileKind::parse(data) {
+        Ok(FileKind::Elf32) => inspect_elf::<elf::FileHeader32<Endianness>>(data),
+        Ok(FileKind::Elf64) => inspect_elf::<elf::FileHeader64<Endianness>>(data),
         Ok(other) => Err(format!("it is {other:?}")),
         Err(e) => Err(e.to_string()),
     }

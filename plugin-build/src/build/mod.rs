@@ -48,11 +48,11 @@ pub enum MessageFormat {
 /// How several targets are built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Schedule {
-    /// One backend invocation per target, one after the other (faster on small machines:
-    /// see `docs/building-and-deploying.md`).
-    #[default]
+    /// One backend invocation per target, one after the other.
     Sequential,
-    /// One backend invocation for all targets: cargo interleaves their crates in one job graph.
+    /// One backend invocation for all targets: cargo interleaves their crates in one job graph
+    /// (measured faster on 2 cores: see `docs/building-and-deploying.md`).
+    #[default]
     Concurrent,
 }
 
@@ -96,7 +96,7 @@ pub struct BuildArgs {
     #[arg(long, value_name = "PATH")]
     pub host: Option<PathBuf>,
 
-    /// Build several targets one after the other, or in one backend invocation.
+    /// Several targets: in one backend invocation (concurrent, the default) or one per target.
     #[arg(long, value_enum, default_value_t, value_name = "HOW")]
     pub schedule: Schedule,
 
@@ -282,6 +282,7 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
         };
         let output = result.map_err(|source| {
             progress.fail(group);
+            progress.done();
             // A piece the quick check could not see (a rustup target, zig)? Name it and its fix.
             let missing =
                 backend::missing(backend, group, &probe::Rustc::probe(&project.package_dir));
@@ -306,7 +307,10 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
                 .cloned()
                 .unwrap_or_else(|| project.artifact_path(target.triple, options.profile_dir()));
             let artifact = deliver(&project, target, &built, &out_dir, backend, seconds, &cmd)
-                .inspect_err(|_| progress.fail(std::slice::from_ref(target)))?;
+                .inspect_err(|_| {
+                    progress.fail(std::slice::from_ref(target));
+                    progress.done();
+                })?;
             progress.finish(
                 target,
                 &format!(
@@ -323,6 +327,7 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
         }
     }
 
+    progress.done();
     if json {
         report::out_json(&serde_json::json!({
             "reason": "build-finished",
@@ -362,9 +367,11 @@ fn artifacts_from_messages(stdout: &[u8], manifest: &Path) -> HashMap<String, Pa
         let Ok(message) = serde_json::from_slice::<serde_json::Value>(line) else {
             continue;
         };
-        if message["reason"] != "compiler-artifact"
-            || message["manifest_path"].as_str().map(Path::new) != Some(manifest)
-        {
+        let same_package = message["manifest_path"].as_str().is_some_and(|m| {
+            let m = Path::new(m);
+            m == manifest || m.canonicalize().is_ok_and(|m| m == manifest)
+        });
+        if message["reason"] != "compiler-artifact" || !same_package {
             continue;
         }
         let files = message["filenames"].as_array().into_iter().flatten();
@@ -382,8 +389,9 @@ fn artifacts_from_messages(stdout: &[u8], manifest: &Path) -> HashMap<String, Pa
     found
 }
 
-/// Copies the built library to `out_dir/<name>-<arch>.so` (temp file + rename, so a watcher
-/// never sees half a file) and checks it.
+/// Checks the built library and writes it to `out_dir/<name>-<arch>.so` (temp file + rename,
+/// so a watcher never sees half a file). A file that fails the checks is not written; an output
+/// that is already the same build (same size, not older) is left alone.
 fn deliver(
     project: &Project,
     target: &Target,
@@ -399,8 +407,6 @@ fn deliver(
             path: built.to_owned(),
         });
     }
-    let dest = out_dir.join(target.file_name(&project.name));
-    let temp = out_dir.join(format!(".{}.tmp", target.file_name(&project.name)));
     let io = |action, path: &Path| {
         let path = path.to_owned();
         move |source| BuildError::Io {
@@ -409,21 +415,31 @@ fn deliver(
             source,
         }
     };
-    std::fs::copy(built, &temp).map_err(io("copy to", &temp))?;
-    std::fs::rename(&temp, &dest).map_err(io("rename to", &dest))?;
-
-    let report = check::inspect(&dest).map_err(|e| BuildError::Check {
+    let data = std::fs::read(built).map_err(io("read", built))?;
+    let report = check::inspect_bytes(&data, built).map_err(|e| BuildError::Check {
         target: target.name,
-        path: dest.clone(),
+        path: built.to_owned(),
         problems: vec![e.to_string()],
     })?;
     let problems = check::problems(&report, target);
     if !problems.is_empty() {
         return Err(BuildError::Check {
             target: target.name,
-            path: dest,
+            path: built.to_owned(),
             problems,
         });
+    }
+
+    let dest = out_dir.join(target.file_name(&project.name));
+    let up_to_date = (|| -> Option<bool> {
+        let (new, old) = (built.metadata().ok()?, dest.metadata().ok()?);
+        Some(new.len() == old.len() && old.modified().ok()? >= new.modified().ok()?)
+    })()
+    .unwrap_or(false);
+    if !up_to_date {
+        let temp = out_dir.join(format!(".{}.tmp", target.file_name(&project.name)));
+        std::fs::write(&temp, &data).map_err(io("write", &temp))?;
+        std::fs::rename(&temp, &dest).map_err(io("rename to", &dest))?;
     }
     Ok(Artifact {
         reason: "plugin-artifact",

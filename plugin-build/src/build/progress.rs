@@ -94,6 +94,19 @@ impl Progress {
         }
     }
 
+    /// All invocations are over: leave the cursor below the bars, so what follows (the summary
+    /// table on stdout, an error) starts on a line of its own.
+    pub fn done(&self) {
+        if let Progress::Bars { bars, .. } = self {
+            for (_, bar) in bars {
+                if !bar.is_finished() {
+                    bar.abandon();
+                }
+            }
+            eprintln!();
+        }
+    }
+
     /// The targets of a failed invocation.
     pub fn fail(&self, targets: &[Target]) {
         for target in targets {
