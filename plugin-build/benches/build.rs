@@ -1,5 +1,6 @@
 //! Benchmarks of `plugin-build build`, run with
-//! `cargo bench -p plugin-build --bench build [-- noop|schedule|all]` (not part of `cargo test`).
+//! `cargo bench -p plugin-build --bench build [-- noop|schedule|all]`. Under `cargo test
+//! --all-targets` (no `--bench` argument) it only prints how to run it.
 //!
 //! - `noop`: plugin-build's overhead over the backend's own command on a no-op rebuild of the
 //!   template for amd64, for the `cargo` and the `zigbuild` backends. The baseline is the exact
@@ -146,7 +147,13 @@ fn schedule() {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; the first other word picks the benchmark.
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
+    // and must not spend minutes here.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("plugin-build benchmarks: run with `cargo bench -p plugin-build --bench build`");
+        return;
+    }
+    // The first word that is not a flag picks the benchmark.
     let which = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with('-'))
