@@ -20,7 +20,8 @@ use plugin_api::{abi_stable::library::RawLibrary, KeyValue, Value};
 use plugin_host::{HostConfig, PluginManager, User, Values};
 use plugin_sdk::Executor;
 
-const SAMPLES: usize = 31;
+/// Interleaved samples per case; an unoptimised smoke run (`cargo test --all-targets`) takes few.
+const SAMPLES: usize = if cfg!(debug_assertions) { 3 } else { 31 };
 
 struct Case<'a> {
     name: &'a str,
@@ -72,7 +73,12 @@ fn report(title: &str, cases: &[Case<'_>]) -> Vec<f64> {
 }
 
 fn main() {
-    let library = plugin_tests::release_bench_plugin();
+    if cfg!(debug_assertions) {
+        println!(
+            "(unoptimised build: a smoke run; `cargo bench -p plugin-tests --bench call` measures)"
+        );
+    }
+    let library = plugin_tests::bench_plugin_for_benchmarks();
     let dir = plugin_tests::plugin_dir(&[("bench.so", &library)]);
     let plugin_path = dir.path().join("bench.so");
     // Profilers resolve symbols after the run; keep the private copy for them when asked.

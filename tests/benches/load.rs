@@ -39,7 +39,7 @@ fn rss_kib() -> u64 {
 }
 
 fn main() {
-    let library = plugin_tests::release_bench_plugin();
+    let library = plugin_tests::bench_plugin_for_benchmarks();
     let template = fs::read(&library).unwrap();
     let offsets: Vec<usize> = template
         .windows(MARKER.len())
@@ -74,12 +74,23 @@ fn main() {
         started.elapsed().as_secs_f64() * 1000.0
     );
 
+    // Under `cargo test --all-targets` this runs unoptimised as a smoke test: fewer plugins.
+    let sizes: &[usize] = if cfg!(debug_assertions) {
+        &[10]
+    } else {
+        &[10, 100, 500]
+    };
+    if cfg!(debug_assertions) {
+        println!(
+            "(unoptimised build: a smoke run; `cargo bench -p plugin-tests --bench load` measures)"
+        );
+    }
     let mut next_id = 1;
     println!(
         "\n{:>6} {:>14} {:>16} {:>18} {:>8}",
         "count", "load all (ms)", "per plugin (ms)", "bare dlopen (ms)", "ratio"
     );
-    for count in [10, 100, 500] {
+    for &count in sizes {
         let plugins = tempfile::tempdir().unwrap();
         write_copies(&template, offset, plugins.path(), count, next_id);
         next_id += count;
@@ -128,7 +139,7 @@ fn main() {
     let manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
     assert_eq!(manager.load_file(&source).status, PluginStatus::Active);
     let mut latencies: Vec<Duration> = Vec::new();
-    let reloads = 30;
+    let reloads = if cfg!(debug_assertions) { 5 } else { 30 };
     let rss_before = rss_kib();
     for _ in 0..reloads {
         // A deploy: a new file renamed over the old one.

@@ -217,16 +217,24 @@ fn build_all() -> Artifacts {
     }
 }
 
-/// Builds the bench plugin with optimisations, for the call benchmark.
-pub fn release_bench_plugin() -> PathBuf {
+/// Builds the bench plugin for the benchmarks: optimised when the benchmark itself is, and
+/// unoptimised for the smoke run under `cargo test --all-targets`.
+pub fn bench_plugin_for_benchmarks() -> PathBuf {
     let root = workspace_root();
     let target = root.join("target").join("e2e");
+    let (profile, flags): (&str, &[&str]) = if cfg!(debug_assertions) {
+        ("debug", &[])
+    } else {
+        ("release", &["--release"])
+    };
     let mut cmd = cargo(None);
     cmd.current_dir(&root)
-        .args(["build", "--release", "-p", "bench-plugin", "--target-dir"])
+        .args(["build", "-p", "bench-plugin", "--lib"])
+        .args(flags)
+        .arg("--target-dir")
         .arg(&target);
-    run(cmd, "the bench plugin (release)");
-    target.join("release").join("libbench_plugin.so")
+    run(cmd, &format!("the bench plugin ({profile})"));
+    target.join(profile).join("libbench_plugin.so")
 }
 
 /// Copies today's plugin-api to `dest` under `version`, optionally replacing one line.
