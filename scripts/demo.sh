@@ -76,14 +76,15 @@ cargo build --release -p showcase -p panicky -p plugin-template -p not-a-plugin 
 CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
   cargo build --release -p showcase --target aarch64-unknown-linux-gnu
 
-step "A plugins folder: three plugins and five files that must be refused"
+step "A plugins folder: three plugins, five files that must be refused, and a README that is skipped"
 cp "$target"/release/libshowcase.so "$plugins/showcase.so"
 cp "$target"/release/libpanicky.so "$plugins/panicky.so"
 cp "$target"/release/libplugin_template.so "$plugins/template.so"
 cp "$target"/release/libnot_a_plugin.so "$plugins/not-a-plugin.so"
 cp "$target"/aarch64-unknown-linux-gnu/release/libshowcase.so "$plugins/showcase-arm64.so"
 : > "$plugins/empty.so"
-echo "just some notes" > "$plugins/notes.txt"
+echo "just some notes, named like a plugin" > "$plugins/notes.so"
+echo "Plugins go in this folder." > "$plugins/README.txt"
 head -c 200000 "$target"/release/libshowcase.so > "$plugins/truncated.so"
 ls -l "$plugins"
 
