@@ -12,7 +12,7 @@ use std::{
 use serde::Serialize;
 
 /// After the first 64 calls, one call in this many is timed.
-pub const SAMPLE_EVERY: u64 = 16;
+pub const SAMPLE_EVERY: u64 = 128;
 
 const BUCKETS: usize = 40;
 
@@ -126,7 +126,9 @@ mod tests {
             (s.sampled_calls, s.p50_ns, s.p90_ns, s.p99_ns),
             (100, Some(127), Some(127), Some(65_535))
         );
-        let timed = (0..64 + 64).filter(|_| m.start_call()).count();
-        assert_eq!(timed as u64, 64 + 64 / SAMPLE_EVERY);
+        let timed = (0..64 + 2 * SAMPLE_EVERY)
+            .filter(|_| m.start_call())
+            .count();
+        assert_eq!(timed as u64, 64 + 2);
     }
 }
