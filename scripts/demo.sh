@@ -14,7 +14,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
 
 step "Building the plugin-build and plugin-host tools"
-cargo build --release -p plugin-build -p plugin-host --bins
+cargo build --release -p plugrack-build -p plugrack-host --bins
 # Builds go to the workspace's target folder (or $CARGO_TARGET_DIR), the new plugin's too, so
 # the crates it shares with the workspace compile once.
 target=${CARGO_TARGET_DIR:-$root/target}

@@ -38,7 +38,7 @@ impl ApiVersion {
 
     /// This crate's own version.
     pub fn current() -> Self {
-        Self::parse(crate::API_VERSION).expect("plugin-api's own version is major.minor.patch")
+        Self::parse(crate::API_VERSION).expect("plugrack-api's own version is major.minor.patch")
     }
 }
 
@@ -76,12 +76,12 @@ impl fmt::Display for ApiIncompatibility {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Unparseable { found } => {
-                write!(f, "plugin-api version `{found}` is not major.minor.patch")
+                write!(f, "plugrack-api version `{found}` is not major.minor.patch")
             }
             Self::PluginTooOld { plugin, host } | Self::PluginTooNew { plugin, host } => {
                 write!(
                     f,
-                    "built against plugin-api {plugin}; this host provides {host}"
+                    "built against plugrack-api {plugin}; this host provides {host}"
                 )
             }
         }
@@ -93,7 +93,7 @@ impl std::error::Error for ApiIncompatibility {}
 /// Checks a plugin's API version (`plugin`) against the host's (`host`).
 ///
 /// ```
-/// use plugin_api::compat::{check_api_compatibility, ApiIncompatibility, ApiVersion};
+/// use plugrack_api::compat::{check_api_compatibility, ApiIncompatibility, ApiVersion};
 ///
 /// let host = ApiVersion::parse("1.4.0").unwrap();
 /// assert!(check_api_compatibility(host, "1.0.3").is_ok());

@@ -1,5 +1,5 @@
 //! Benchmarks of `plugin-build build`, run with
-//! `cargo bench -p plugin-build --bench build [-- noop|schedule|all]`. Under `cargo test
+//! `cargo bench -p plugrack-build --bench build [-- noop|schedule|all]`. Under `cargo test
 //! --all-targets` (no `--bench` argument) it only prints how to run it.
 //!
 //! - `noop`: plugin-build's overhead over the backend's own command on a no-op rebuild of the
@@ -35,7 +35,7 @@ fn bench_dir() -> PathBuf {
         .join("plugin-build-bench")
 }
 
-fn plugin_build(target_dir: &Path, args: &[&str]) -> Command {
+fn plugrack_build(target_dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_plugin-build"));
     cmd.env("CARGO_TARGET_DIR", target_dir)
         .arg("--manifest-path")
@@ -63,7 +63,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 /// The exact command plugin-build would run, from its dry-run plan.
 fn backend_command(target_dir: &Path, args: &[&str]) -> Command {
-    let mut dry = plugin_build(target_dir, args);
+    let mut dry = plugrack_build(target_dir, args);
     dry.args(["--dry-run", "--message-format", "json"]);
     let output = dry.output().unwrap();
     let plan = String::from_utf8_lossy(&output.stdout)
@@ -96,13 +96,13 @@ fn noop(backend: &str) {
         out_arg,
     ];
     // Warm up: the first build compiles; every later one is a no-op.
-    run_ok(&mut plugin_build(&target_dir, &args));
+    run_ok(&mut plugrack_build(&target_dir, &args));
     let mut raw = backend_command(&target_dir, &args);
     run_ok(&mut raw);
     let (mut tool, mut base) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
         base.push(run_ok(&mut backend_command(&target_dir, &args)));
-        tool.push(run_ok(&mut plugin_build(&target_dir, &args)));
+        tool.push(run_ok(&mut plugrack_build(&target_dir, &args)));
     }
     let min = |v: &[Duration]| *v.iter().min().unwrap();
     for (what, t, b) in [
@@ -125,7 +125,7 @@ fn schedule() {
         let target_dir = bench_dir().join(format!("schedule-{schedule}"));
         let _ = std::fs::remove_dir_all(&target_dir);
         let out = tempfile::tempdir().unwrap();
-        let elapsed = run_ok(&mut plugin_build(
+        let elapsed = run_ok(&mut plugrack_build(
             &target_dir,
             &[
                 "--target",
@@ -150,7 +150,7 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it,
     // and must not spend minutes here.
     if !std::env::args().any(|a| a == "--bench") {
-        println!("plugin-build benchmarks: run with `cargo bench -p plugin-build --bench build`");
+        println!("plugin-build benchmarks: run with `cargo bench -p plugrack-build --bench build`");
         return;
     }
     // The first word that is not a flag picks the benchmark.

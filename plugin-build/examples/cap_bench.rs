@@ -3,7 +3,7 @@
 //! fixture (a host lock of about 400 packages, `benches/cap/host`, and a plugin sharing more
 //! than 40 crates with it at other versions, `benches/cap/plugin`).
 //!
-//! Run: `cargo run --release -p plugin-build --example cap_bench [-- --runs N]`
+//! Run: `cargo run --release -p plugrack-build --example cap_bench [-- --runs N]`
 //!
 //! It needs crates.io (the sparse index). Both contenders start from a copy of the same plugin
 //! with a warm index cache (an untimed cap run first). It prints both times and the ratio
@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use plugin_build::{
+use plugrack_build::{
     cap::{cap, CapOptions, Lock, Mode, Plan},
     process::CommandLine,
 };

@@ -3,7 +3,7 @@
 //!
 //! For a shared object: its ELF facts (architecture, word size, glibc floor, root symbol,
 //! stripped), size and SHA-256, and a verdict from plugin-host itself: the file is loaded
-//! through [`plugin_host::PluginManager`], whose checks run before `dlopen` and whose
+//! through [`plugrack_host::PluginManager`], whose checks run before `dlopen` and whose
 //! refusals name the fix. A file for this machine is therefore *loaded*, which runs its
 //! initialisers: inspect only files you would load anyway. The descriptor is read from the
 //! loaded plugin (a foreign-architecture file cannot be loaded here, so it has none).
@@ -16,7 +16,7 @@ use std::{
     process::ExitCode,
 };
 
-use plugin_host::{manifest, HostConfig, PluginManager};
+use plugrack_host::{manifest, HostConfig, PluginManager};
 use serde::Serialize;
 
 use crate::{build::check, deploy, targets};
@@ -74,7 +74,7 @@ pub struct Descriptor {
     pub host_version: String,
     /// Operating systems supported.
     pub target_os: Vec<String>,
-    /// The plugin-api version it was built against.
+    /// The plugrack-api version it was built against.
     pub api_version: String,
     /// Capabilities (only known for a loaded plugin).
     pub capabilities: Option<Vec<&'static str>>,
@@ -276,7 +276,7 @@ fn object_facts(path: &Path, file: &str, bytes: &[u8]) -> Object {
 }
 
 fn verdict(
-    report: &plugin_host::PluginReport,
+    report: &plugrack_host::PluginReport,
     manager: &PluginManager,
     host_version: &semver::Version,
 ) -> Verdict {
@@ -288,7 +288,7 @@ fn verdict(
         None => Verdict {
             loads: true,
             message: format!(
-                "loads in this toolkit's host (plugin-api {}, host version {host_version}, {})",
+                "loads in this toolkit's host (plugrack-api {}, host version {host_version}, {})",
                 manager.api_version(),
                 targets::host().map_or(std::env::consts::ARCH, |t| t.name)
             ),
@@ -316,7 +316,7 @@ pub fn render(inspection: &Inspection) -> String {
             }
             let _ = writeln!(out, "host:        {}", d.host_version);
             let _ = writeln!(out, "target-os:   {}", d.target_os.join(", "));
-            let _ = writeln!(out, "plugin-api:  {}", d.api_version);
+            let _ = writeln!(out, "plugrack-api:  {}", d.api_version);
             if let Some(caps) = &d.capabilities {
                 let _ = writeln!(out, "capabilities: {}", caps.join(", "));
             }

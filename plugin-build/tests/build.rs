@@ -15,7 +15,7 @@ use std::{
     sync::{Mutex, OnceLock},
 };
 
-use plugin_build::{build::check, targets::TARGETS};
+use plugrack_build::{build::check, targets::TARGETS};
 use serde_json::Value;
 
 const SETUP: &str = "run `scripts/setup.sh` to install it";
@@ -49,7 +49,7 @@ fn show(output: &Output) -> String {
     )
 }
 
-fn plugin_build() -> Command {
+fn plugrack_build() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_plugin-build"));
     cmd.env("CARGO_TARGET_DIR", shared_target_dir());
     cmd
@@ -66,7 +66,7 @@ struct Built {
 fn build_all(backend: &str, extra: &[&str]) -> Built {
     let out_dir = shared_target_dir().join(format!("out-{backend}"));
     let _ = std::fs::remove_dir_all(&out_dir);
-    let output = plugin_build()
+    let output = plugrack_build()
         .args([
             "--target",
             "all",
@@ -216,7 +216,7 @@ fn zigbuild_backend_builds_all_four_targets_with_a_glibc_2_17_floor() {
 }
 
 /// Builds the `plugin-host` binary for `triple` (once per run) with the cross gcc as linker.
-fn host_binary(target: &plugin_build::targets::Target) -> PathBuf {
+fn host_binary(target: &plugrack_build::targets::Target) -> PathBuf {
     static HOSTS: Mutex<Vec<(&'static str, PathBuf)>> = Mutex::new(Vec::new());
     let mut hosts = HOSTS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, path)) = hosts.iter().find(|(t, _)| *t == target.triple) {
@@ -225,7 +225,7 @@ fn host_binary(target: &plugin_build::targets::Target) -> PathBuf {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(workspace_root())
         .env("CARGO_TARGET_DIR", shared_target_dir())
-        .args(["build", "-p", "plugin-host", "--bin", "plugin-host"]);
+        .args(["build", "-p", "plugrack-host", "--bin", "plugin-host"]);
     let path = if target.is_host() {
         shared_target_dir().join("debug/plugin-host")
     } else {
@@ -247,7 +247,7 @@ fn host_binary(target: &plugin_build::targets::Target) -> PathBuf {
 }
 
 /// Runs `plugin-host` for `target` (under qemu-user when foreign) on a folder holding `plugin`.
-fn run_host(target: &plugin_build::targets::Target, plugin: &Path, args: &[&str]) -> Output {
+fn run_host(target: &plugrack_build::targets::Target, plugin: &Path, args: &[&str]) -> Output {
     let host = host_binary(target);
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(plugin, dir.path().join(plugin.file_name().unwrap())).unwrap();
@@ -267,7 +267,7 @@ fn run_host(target: &plugin_build::targets::Target, plugin: &Path, args: &[&str]
 }
 
 /// Calls `hello` in `target`'s plugin on a host of the same architecture; returns the answer.
-fn call_hello(target: &plugin_build::targets::Target, plugin: &Path) -> String {
+fn call_hello(target: &plugrack_build::targets::Target, plugin: &Path) -> String {
     let name = format!("qemu-{}", target.name);
     let output = run_host(
         target,
@@ -305,7 +305,7 @@ fn call_hello(target: &plugin_build::targets::Target, plugin: &Path) -> String {
 fn each_target_s_plugin_loads_and_answers_on_its_own_cpu() {
     // The foreign ones run in a plugin-host built for their target, under qemu-user; amd64
     // runs natively. Both backends' outputs are loaded, and all give the native answer.
-    let host = plugin_build::targets::host().expect("a known host machine");
+    let host = plugrack_build::targets::host().expect("a known host machine");
     let native = call_hello(&host, &artifact_path(cargo_built(), host.name));
     for target in TARGETS {
         for built in [cargo_built(), zigbuild_built()] {
@@ -321,7 +321,7 @@ fn each_target_s_plugin_loads_and_answers_on_its_own_cpu() {
 
 #[test]
 fn the_arm64_plugin_is_refused_by_the_x86_64_host() {
-    let host = plugin_build::targets::host().expect("a known host machine");
+    let host = plugrack_build::targets::host().expect("a known host machine");
     assert_eq!(host.name, "amd64", "this test expects an x86-64 machine");
     let arm64 = artifact_path(cargo_built(), "arm64");
     let output = run_host(&host, &arm64, &["list", "--plugins-dir", "DIR"]);
@@ -351,7 +351,7 @@ fn a_rebuild_prints_the_summary_table_and_the_toolchain_information() {
     )
     .unwrap();
     let out_dir = tempfile::tempdir().unwrap();
-    let output = plugin_build()
+    let output = plugrack_build()
         .args(["--target", "x86_64", "--backend", "cargo"])
         .arg("--manifest-path")
         .arg(template_manifest())
@@ -381,7 +381,7 @@ fn a_rebuild_prints_the_summary_table_and_the_toolchain_information() {
     );
     assert!(stderr.contains("Finished amd64"), "{stderr}");
     let pinned =
-        plugin_build::build::toolchain::find_pin(template_manifest().parent().unwrap()).unwrap();
+        plugrack_build::build::toolchain::find_pin(template_manifest().parent().unwrap()).unwrap();
     assert!(
         stderr.contains(&format!("pinned to rustc `{}`", pinned.channel))
             && stderr.contains("host to `nightly`"),

@@ -11,12 +11,12 @@ use std::{
 };
 
 use clap::Parser;
-use plugin_build::Cli;
+use plugrack_build::Cli;
 use serde_json::Value;
 
-fn plugin_build() -> Command {
+fn plugrack_build() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_plugin-build"));
-    for t in plugin_build::targets::TARGETS {
+    for t in plugrack_build::targets::TARGETS {
         cmd.env_remove(t.linker_env());
     }
     cmd.env_remove("CROSS_CONTAINER_ENGINE")
@@ -130,7 +130,7 @@ fn the_cross_backend_runs_in_the_workspace_root_with_cross_toml_and_the_engine()
     )
     .unwrap();
     let manifest = canonical(&dir.path().join("Cargo.toml"));
-    let output = plugin_build()
+    let output = plugrack_build()
         .args([
             "--backend",
             "cross",
@@ -213,7 +213,7 @@ fn the_cross_backend_honours_workspace_metadata_cross() {
     let dir = fixture(
         "[workspace.metadata.cross.target.aarch64-unknown-linux-gnu]\nimage = \"example/aarch64:1\"\n",
     );
-    let output = plugin_build()
+    let output = plugrack_build()
         .args([
             "--backend",
             "cross",
@@ -251,7 +251,7 @@ fn the_cross_backend_without_a_container_engine_names_the_fix() {
         panic!("this test expects a machine without a running container engine");
     }
     let dir = fixture("");
-    let output = plugin_build()
+    let output = plugrack_build()
         .args(["--backend", "cross", "--target", "arm64", "--manifest-path"])
         .arg(dir.path().join("Cargo.toml"))
         .output()
@@ -282,7 +282,7 @@ fn a_missing_rustup_target_is_named_with_its_install_command() {
         "this test needs a toolchain without the aarch64 target; nightly has it here"
     );
     let dir = fixture("");
-    let output = plugin_build()
+    let output = plugrack_build()
         .args(["--backend", "cargo", "--target", "arm64", "--manifest-path"])
         .arg(dir.path().join("Cargo.toml"))
         .env("RUSTUP_TOOLCHAIN", "nightly")
@@ -307,7 +307,7 @@ fn a_missing_rustup_target_is_named_with_its_install_command() {
 #[test]
 fn missing_linkers_are_listed_in_one_error() {
     let dir = fixture("");
-    let output = plugin_build()
+    let output = plugrack_build()
         .args([
             "--backend",
             "cargo",
@@ -335,7 +335,7 @@ fn missing_linkers_are_listed_in_one_error() {
 #[test]
 fn missing_zig_and_cargo_zigbuild_are_listed_in_one_error() {
     let dir = fixture("");
-    let output = plugin_build()
+    let output = plugrack_build()
         .args([
             "--backend",
             "zigbuild",
@@ -364,7 +364,7 @@ fn missing_zig_and_cargo_zigbuild_are_listed_in_one_error() {
 #[test]
 fn auto_with_nothing_installed_lists_every_backend_s_missing_pieces() {
     let dir = fixture("");
-    let output = plugin_build()
+    let output = plugrack_build()
         .args(["--target", "arm64", "--manifest-path"])
         .arg(dir.path().join("Cargo.toml"))
         .env("PATH", bare_path())
@@ -388,7 +388,7 @@ fn auto_with_nothing_installed_lists_every_backend_s_missing_pieces() {
 #[test]
 fn auto_says_which_backend_it_took_and_why() {
     let dir = fixture("");
-    let output = plugin_build()
+    let output = plugrack_build()
         .args([
             "--target",
             "all",
@@ -430,7 +430,7 @@ fn auto_says_which_backend_it_took_and_why() {
 fn the_cargo_backend_sets_each_foreign_linker_and_zigbuild_the_glibc_suffix() {
     let dir = fixture("");
     let manifest = dir.path().join("Cargo.toml");
-    let output = plugin_build()
+    let output = plugrack_build()
         .args([
             "--backend",
             "cargo",
@@ -469,7 +469,7 @@ fn the_cargo_backend_sets_each_foreign_linker_and_zigbuild_the_glibc_suffix() {
     assert_eq!(plan["program"], "cargo");
     assert_eq!(plan["args"][0], "build");
 
-    let output = plugin_build()
+    let output = plugrack_build()
         .args([
             "--backend",
             "zigbuild",
@@ -511,7 +511,7 @@ fn refusals_before_any_build() {
         ),
     ];
     for (args, expected) in cases {
-        let output = plugin_build()
+        let output = plugrack_build()
             .args(*args)
             .arg("--manifest-path")
             .arg(&manifest)
@@ -529,7 +529,7 @@ fn refusals_before_any_build() {
     )
     .unwrap();
     std::fs::write(not_cdylib.path().join("lib.rs"), "").unwrap();
-    let output = plugin_build()
+    let output = plugrack_build()
         .args(["--dry-run", "--manifest-path"])
         .arg(not_cdylib.path().join("Cargo.toml"))
         .output()

@@ -13,7 +13,7 @@ use std::{
     process::{Command, Output},
 };
 
-use plugin_build::cap::{Lock, Plan, Source};
+use plugrack_build::cap::{Lock, Plan, Source};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cap")
@@ -124,8 +124,8 @@ fn assert_capped(host_lock: &Path, plugin_lock: &Path) -> usize {
         }
         let same_line = host.named(&p.name).find(|h| {
             h.source == p.source
-                && plugin_build::cap::line::Line::of(&h.version)
-                    == plugin_build::cap::line::Line::of(&p.version)
+                && plugrack_build::cap::line::Line::of(&h.version)
+                    == plugrack_build::cap::line::Line::of(&p.version)
         });
         if let Some(h) = same_line {
             assert_eq!(h.version, p.version, "{}", p.name);

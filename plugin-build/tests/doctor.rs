@@ -37,7 +37,7 @@ fn doctor_reports_each_target_and_backend_of_this_machine() {
         .unwrap_or_else(|e| panic!("not JSON ({e})\n{}", show(&output)));
     assert_eq!(report["reason"], "doctor");
     let checks = report["checks"].as_array().unwrap();
-    for target in plugin_build::targets::TARGETS {
+    for target in plugrack_build::targets::TARGETS {
         let rust_target = checks
             .iter()
             .find(|c| {

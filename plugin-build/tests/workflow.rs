@@ -15,8 +15,8 @@ use std::{
     sync::OnceLock,
 };
 
-use plugin_build::package::archive;
-use plugin_host::manifest::{Manifest, FILE_NAME};
+use plugrack_build::package::archive;
+use plugrack_host::manifest::{Manifest, FILE_NAME};
 
 const ID: &str = "org.example.hello";
 const NAME: &str = "hello-plugin";
@@ -44,7 +44,7 @@ fn show(output: &Output) -> String {
     )
 }
 
-fn plugin_build(dir: &Path, args: &[&str]) -> Output {
+fn plugrack_build(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_plugin-build"))
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", shared_target_dir())
@@ -67,7 +67,7 @@ fn host_binary() -> &'static Path {
         let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(workspace_root())
             .env("CARGO_TARGET_DIR", shared_target_dir())
-            .args(["build", "-p", "plugin-host", "--bin", "plugin-host"])
+            .args(["build", "-p", "plugrack-host", "--bin", "plugin-host"])
             .output()
             .expect("run cargo");
         succeeds(output, "building plugin-host");
@@ -75,7 +75,7 @@ fn host_binary() -> &'static Path {
     })
 }
 
-fn plugin_host(args: &[&str]) -> Output {
+fn plugrack_host(args: &[&str]) -> Output {
     Command::new(host_binary())
         .args(args)
         .output()
@@ -99,7 +99,7 @@ fn fixture() -> &'static Fixture {
         let project = root.join(NAME);
 
         let new = succeeds(
-            plugin_build(&root, &["new", NAME, "--id", ID]),
+            plugrack_build(&root, &["new", NAME, "--id", ID]),
             "plugin-build new",
         );
         let stderr = String::from_utf8_lossy(&new.stderr);
@@ -108,17 +108,20 @@ fn fixture() -> &'static Fixture {
 
         let lock = workspace_root().join("Cargo.lock");
         succeeds(
-            plugin_build(&project, &["cap", "--from", lock.to_str().unwrap()]),
+            plugrack_build(&project, &["cap", "--from", lock.to_str().unwrap()]),
             "plugin-build cap",
         );
         succeeds(
-            plugin_build(&project, &["--target", "amd64", "--backend", "cargo"]),
+            plugrack_build(&project, &["--target", "amd64", "--backend", "cargo"]),
             "plugin-build (build)",
         );
         let so = project.join(format!("build/{NAME}-amd64.so"));
         assert!(so.is_file(), "no {}", so.display());
 
-        let packaged = succeeds(plugin_build(&project, &["package"]), "plugin-build package");
+        let packaged = succeeds(
+            plugrack_build(&project, &["package"]),
+            "plugin-build package",
+        );
         let package = project.join(format!("build/{ID}-0.1.0.plg"));
         assert_eq!(
             String::from_utf8_lossy(&packaged.stdout).trim(),
@@ -160,7 +163,7 @@ fn deploy(package: &Path, to: &Path, extra: &[&str]) -> Output {
         to.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    plugin_build(to.parent().unwrap(), &args)
+    plugrack_build(to.parent().unwrap(), &args)
 }
 
 #[test]
@@ -189,7 +192,7 @@ fn new_build_package_deploy_then_the_host_lists_and_calls_it() {
     assert_eq!(deployed.targets.keys().collect::<Vec<_>>(), ["amd64"]);
 
     let dir_arg = plugins.to_str().unwrap();
-    let list = plugin_host(&["list", "--plugins-dir", dir_arg, "--json"]);
+    let list = plugrack_host(&["list", "--plugins-dir", dir_arg, "--json"]);
     assert!(list.status.success(), "{}", show(&list));
     let json: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     let entry = json["plugins"]
@@ -201,7 +204,7 @@ fn new_build_package_deploy_then_the_host_lists_and_calls_it() {
     assert_eq!(entry["status"], "active", "{}", show(&list));
     assert_eq!(entry["version"], "0.1.0");
 
-    let call = plugin_host(&["call", "--plugins-dir", dir_arg, ID, "hello", "name=Ada"]);
+    let call = plugrack_host(&["call", "--plugins-dir", dir_arg, ID, "hello", "name=Ada"]);
     assert!(call.status.success(), "{}", show(&call));
     assert_eq!(
         String::from_utf8_lossy(&call.stdout).trim(),
@@ -217,7 +220,7 @@ fn packaging_twice_gives_identical_bytes() {
     file.set_modified(std::time::SystemTime::now()).unwrap();
     drop(file);
     succeeds(
-        plugin_build(&fx.project, &["package"]),
+        plugrack_build(&fx.project, &["package"]),
         "plugin-build package",
     );
     let again = std::fs::read(&fx.package).unwrap();
@@ -266,12 +269,12 @@ fn deploying_twice_replaces_the_folder_and_a_reader_always_sees_a_whole_one() {
         });
         for round in 0..20 {
             let package = if round % 2 == 0 { &fx.package } else { &v2 };
-            let args = plugin_build::deploy::DeployArgs {
+            let args = plugrack_build::deploy::DeployArgs {
                 package: Some(package.clone()),
                 to: plugins.clone(),
                 ..Default::default()
             };
-            let deployed = plugin_build::deploy::deploy(&args).unwrap();
+            let deployed = plugrack_build::deploy::deploy(&args).unwrap();
             assert!(deployed.replaced.is_some());
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -423,7 +426,7 @@ fn deploy_without_a_package_takes_the_one_in_build() {
     let dir = tempfile::tempdir().unwrap();
     let to = dir.path().join("plugins");
     let out = succeeds(
-        plugin_build(&fx.project, &["deploy", "--to", to.to_str().unwrap()]),
+        plugrack_build(&fx.project, &["deploy", "--to", to.to_str().unwrap()]),
         "deploy from the crate folder",
     );
     assert!(to.join(ID).join(FILE_NAME).is_file(), "{}", show(&out));
@@ -436,7 +439,7 @@ fn new_refuses_a_non_empty_folder_and_writes_nothing() {
     std::fs::create_dir(&taken).unwrap();
     std::fs::write(taken.join("notes.txt"), "mine").unwrap();
     let before = snapshot(dir.path());
-    let out = plugin_build(dir.path(), &["new", "hello", "--path", "taken"]);
+    let out = plugrack_build(dir.path(), &["new", "hello", "--path", "taken"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -445,7 +448,7 @@ fn new_refuses_a_non_empty_folder_and_writes_nothing() {
     );
     assert!(snapshot(dir.path()) == before, "nothing may be written");
 
-    let out = plugin_build(dir.path(), &["new", "2bad"]);
+    let out = plugrack_build(dir.path(), &["new", "2bad"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid package name"));
 }
@@ -454,7 +457,7 @@ fn new_refuses_a_non_empty_folder_and_writes_nothing() {
 fn inspect_tells_what_a_file_is_and_whether_the_host_loads_it() {
     let fx = fixture();
     let out = succeeds(
-        plugin_build(&fx.project, &["inspect", fx.so.to_str().unwrap(), "--json"]),
+        plugrack_build(&fx.project, &["inspect", fx.so.to_str().unwrap(), "--json"]),
         "inspect .so",
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -469,7 +472,7 @@ fn inspect_tells_what_a_file_is_and_whether_the_host_loads_it() {
     assert_eq!(json["verdict"]["loads"], true);
 
     let out = succeeds(
-        plugin_build(&fx.project, &["inspect", fx.package.to_str().unwrap()]),
+        plugrack_build(&fx.project, &["inspect", fx.package.to_str().unwrap()]),
         "inspect .plg",
     );
     let text = String::from_utf8_lossy(&out.stdout);
@@ -481,10 +484,10 @@ fn inspect_tells_what_a_file_is_and_whether_the_host_loads_it() {
     let cut = dir.path().join("cut.so");
     let bytes = std::fs::read(&fx.so).unwrap();
     std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
-    let out = plugin_build(dir.path(), &["inspect", cut.to_str().unwrap()]);
+    let out = plugrack_build(dir.path(), &["inspect", cut.to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
-        Some(plugin_build::EXIT_REFUSED.into()),
+        Some(plugrack_build::EXIT_REFUSED.into()),
         "{}",
         show(&out)
     );
@@ -494,7 +497,7 @@ fn inspect_tells_what_a_file_is_and_whether_the_host_loads_it() {
 
     let truncated = dir.path().join("truncated.plg");
     std::fs::write(&truncated, &fx.package_bytes[..1000]).unwrap();
-    let out = plugin_build(dir.path(), &["inspect", truncated.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(plugin_build::EXIT_REFUSED.into()));
+    let out = plugrack_build(dir.path(), &["inspect", truncated.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(plugrack_build::EXIT_REFUSED.into()));
     assert!(String::from_utf8_lossy(&out.stdout).contains("damaged or truncated"));
 }

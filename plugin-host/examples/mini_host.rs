@@ -3,7 +3,7 @@
 //! plugin's `execute` capability once a second on behalf of a user.
 //!
 //! ```sh
-//! cargo run -p plugin-host --example mini_host -- plugins/bundled plugins/external 30
+//! cargo run -p plugrack-host --example mini_host -- plugins/bundled plugins/external 30
 //! ```
 
 use std::{
@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use plugin_host::{HostConfig, PluginEvent, PluginManager, PluginStatus, User, Values};
+use plugrack_host::{HostConfig, PluginEvent, PluginManager, PluginStatus, User, Values};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // 4. Pick up deployed builds while running.
-    let _watcher = plugin_host::watch(&manager, Duration::from_millis(300))?;
+    let _watcher = plugrack_host::watch(&manager, Duration::from_millis(300))?;
 
     // 5. Serve: call every active plugin that offers `execute`, once a second.
     let user = User::new(1, "alice");

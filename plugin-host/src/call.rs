@@ -6,7 +6,7 @@ use std::{
     time::Instant,
 };
 
-use plugin_api::{
+use plugrack_api::{
     abi_stable::std_types::{RResult, RSlice, RStr, RVec},
     Capabilities, ErrorKind, KeyValue, PluginError, PluginInstanceBox,
 };
@@ -123,7 +123,7 @@ impl Instance {
         if error.kind == ErrorKind::PANICKED {
             metrics.panics.fetch_add(1, Ordering::Relaxed);
             log::error!(
-                target: "plugin_host",
+                target: "plugrack_host",
                 "plugin `{}` panicked in `{operation}`: {}",
                 self.inner.plugin_id,
                 error.message

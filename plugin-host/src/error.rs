@@ -63,21 +63,21 @@ pub enum Refusal {
         /// What the plugin's header says.
         found: String,
     },
-    /// Built against an older major version of plugin-api.
+    /// Built against an older major version of plugrack-api.
     ApiTooOld {
-        /// The plugin's plugin-api version.
+        /// The plugin's plugrack-api version.
         plugin: String,
-        /// The host's plugin-api version.
+        /// The host's plugrack-api version.
         host: String,
     },
-    /// Built against a newer plugin-api than the host provides.
+    /// Built against a newer plugrack-api than the host provides.
     ApiTooNew {
-        /// The plugin's plugin-api version.
+        /// The plugin's plugrack-api version.
         plugin: String,
-        /// The host's plugin-api version.
+        /// The host's plugrack-api version.
         host: String,
     },
-    /// Same plugin-api version, different type layouts: built against a modified copy.
+    /// Same plugrack-api version, different type layouts: built against a modified copy.
     LayoutMismatch {
         /// The version both claim.
         version: String,
@@ -221,21 +221,21 @@ impl Refusal {
                 format!("remove it from the plugins folder, or build the plugin with `plugin-build --target {target}`")
             }
             Self::WrongArchitecture { .. } => format!("build it for this host: `plugin-build --target {target}`"),
-            Self::NotAPlugin => "export the plugin with `plugin_sdk::export_plugin!`, or remove this library from the plugins folder".into(),
+            Self::NotAPlugin => "export the plugin with `plugrack_sdk::export_plugin!`, or remove this library from the plugins folder".into(),
             Self::OpenFailed { .. } => {
                 "install what the loader names, or rebuild with an older glibc floor: `plugin-build --backend zigbuild --glibc 2.17`".into()
             }
             Self::AbiStableMismatch { .. } => {
-                "rebuild the plugin against this host's plugin-api: `plugin-build cap --from <host>/Cargo.lock`".into()
+                "rebuild the plugin against this host's plugrack-api: `plugin-build cap --from <host>/Cargo.lock`".into()
             }
             Self::ApiTooOld { .. } => {
-                "rebuild the plugin against this host's plugin-api: `plugin-build cap --from <host>/Cargo.lock`".into()
+                "rebuild the plugin against this host's plugrack-api: `plugin-build cap --from <host>/Cargo.lock`".into()
             }
             Self::ApiTooNew { .. } => {
-                "update the host, or rebuild the plugin against an older plugin-api: `plugin-build cap --from <host>/Cargo.lock`".into()
+                "update the host, or rebuild the plugin against an older plugrack-api: `plugin-build cap --from <host>/Cargo.lock`".into()
             }
             Self::LayoutMismatch { .. } => {
-                "rebuild against the released plugin-api, not a modified copy: `plugin-build cap --from <host>/Cargo.lock`".into()
+                "rebuild against the released plugrack-api, not a modified copy: `plugin-build cap --from <host>/Cargo.lock`".into()
             }
             Self::InitFailed { .. } | Self::InitPanicked => "see the plugin's log; report it to the plugin's authors".into(),
             Self::InvalidDescriptor { field, .. } => {
@@ -278,11 +278,11 @@ impl fmt::Display for Refusal {
                 write!(f, "built with abi_stable {found}; this host reads abi_stable 0.11 plugins")
             }
             Self::ApiTooOld { plugin, host } | Self::ApiTooNew { plugin, host } => {
-                write!(f, "built against plugin-api {plugin}; this host provides {host}")
+                write!(f, "built against plugrack-api {plugin}; this host provides {host}")
             }
             Self::LayoutMismatch { version } => write!(
                 f,
-                "its plugin-api {version} types differ from this host's plugin-api {version}: built against a modified copy"
+                "its plugrack-api {version} types differ from this host's plugrack-api {version}: built against a modified copy"
             ),
             Self::InitFailed { message } => write!(f, "the plugin failed to initialise: {message}"),
             Self::InitPanicked => f.write_str("the plugin panicked while initialising"),

@@ -1,4 +1,4 @@
-//! Load native plugins built against `plugin-api`, safely.
+//! Load native plugins built against `plugrack-api`, safely.
 //!
 //! A host application creates a [`PluginManager`], points it at a folder, and gets one
 //! [`PluginStatus`] per file: a broken, foreign or incompatible file is recorded as
@@ -6,7 +6,7 @@
 //! load regardless. Then it creates per-user instances and calls their capabilities.
 //!
 //! ```no_run
-//! use plugin_host::{HostConfig, PluginManager, User, Values};
+//! use plugrack_host::{HostConfig, PluginManager, User, Values};
 //!
 //! let manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
 //! for report in manager.load_dir("plugins".as_ref()) {
@@ -50,6 +50,6 @@ pub use events::{MessageEvent, PluginEvent};
 pub use logfile::{level_variable, LevelFilter};
 pub use manager::{PluginInfo, PluginManager, PluginReport, PluginStatus};
 pub use metrics::{MetricsSnapshot, SAMPLE_EVERY};
-pub use plugin_api::{Capabilities, ErrorKind, PluginError, Value, API_VERSION};
+pub use plugrack_api::{Capabilities, ErrorKind, PluginError, Value, API_VERSION};
 pub use values::{Request, Response, Route, User, Values};
 pub use watch::{watch, Watcher};

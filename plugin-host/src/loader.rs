@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use plugin_api::{
+use plugrack_api::{
     abi_stable::library::{lib_header_from_path, LibraryError, RootModuleError},
     compat::{self, ApiIncompatibility, ApiVersion},
     PluginModuleRef,
@@ -194,7 +194,7 @@ mod tests {
             license: String::new(),
             host_version_req: ">=1.2, <2".into(),
             target_os: vec!["linux".into()],
-            api_version: plugin_api::API_VERSION.into(),
+            api_version: plugrack_api::API_VERSION.into(),
             capabilities: vec![],
             path: PathBuf::from("p.so"),
         }

@@ -118,7 +118,7 @@ impl PluginLog {
         let mut sink = sink.lock().unwrap_or_else(|e| e.into_inner());
         if sink.written + line.len() as u64 > self.max_bytes && sink.written > 0 {
             if let Err(e) = rotate(&mut sink) {
-                log::warn!(target: "plugin_host", "cannot rotate {}: {e}", sink.path.display());
+                log::warn!(target: "plugrack_host", "cannot rotate {}: {e}", sink.path.display());
             }
         }
         if sink.file.write_all(line.as_bytes()).is_ok() {

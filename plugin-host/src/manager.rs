@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use plugin_api::{PluginModuleRef, API_VERSION};
+use plugrack_api::{PluginModuleRef, API_VERSION};
 use serde::Serialize;
 
 use crate::{
@@ -56,7 +56,7 @@ pub struct PluginInfo {
     pub host_version_req: String,
     /// Operating systems supported.
     pub target_os: Vec<String>,
-    /// The plugin-api version it was built against.
+    /// The plugrack-api version it was built against.
     pub api_version: String,
     /// Capability names.
     pub capabilities: Vec<&'static str>,
@@ -67,9 +67,9 @@ pub struct PluginInfo {
 impl PluginInfo {
     pub(crate) fn from_module(module: PluginModuleRef, path: &Path) -> Self {
         let d = module.descriptor();
-        let strings = |list: plugin_api::abi_stable::std_types::RSlice<'static, _>| {
+        let strings = |list: plugrack_api::abi_stable::std_types::RSlice<'static, _>| {
             list.iter()
-                .map(|s: &plugin_api::abi_stable::std_types::RStr<'static>| s.as_str().to_owned())
+                .map(|s: &plugrack_api::abi_stable::std_types::RStr<'static>| s.as_str().to_owned())
                 .collect()
         };
         Self {
@@ -269,7 +269,7 @@ impl PluginManager {
         }
     }
 
-    /// The plugin-api version this host provides.
+    /// The plugrack-api version this host provides.
     pub fn api_version(&self) -> &'static str {
         API_VERSION
     }
@@ -312,7 +312,7 @@ impl PluginManager {
                         reason: e.to_string(),
                     },
                 );
-                log::warn!(target: "plugin_host", "{error}");
+                log::warn!(target: "plugrack_host", "{error}");
                 return vec![self.push(Entry {
                     refused_stamp: None,
                     source: dir.to_owned(),
@@ -328,7 +328,7 @@ impl PluginManager {
             .map(|found| match found {
                 Found::Candidate(path) => self.load_path(&path, origin),
                 Found::Skipped { path, reason } => {
-                    log::debug!(target: "plugin_host", "skipping {}: {reason}", path.display());
+                    log::debug!(target: "plugrack_host", "skipping {}: {reason}", path.display());
                     self.push(Entry {
                         refused_stamp: None,
                         source: path,
@@ -350,7 +350,7 @@ impl PluginManager {
     fn load_path(&self, path: &Path, origin: Origin) -> PluginReport {
         let entry = match self.open(path, None) {
             Ok(loaded) => {
-                log::info!(target: "plugin_host", "loaded plugin `{}` from {}", loaded.info.id, path.display());
+                log::info!(target: "plugrack_host", "loaded plugin `{}` from {}", loaded.info.id, path.display());
                 self.subscribers.publish(PluginEvent::Loaded {
                     id: loaded.info.id.clone(),
                     source: path.to_owned(),
@@ -365,7 +365,7 @@ impl PluginManager {
                 }
             }
             Err(error) => {
-                log::warn!(target: "plugin_host", "{error}");
+                log::warn!(target: "plugrack_host", "{error}");
                 self.subscribers.publish(PluginEvent::Refused {
                     source: path.to_owned(),
                     message: error.to_string(),
@@ -488,7 +488,7 @@ impl PluginManager {
                     limit_ms: self.config.lifecycle_timeout.as_millis() as u64,
                 }))
             }
-            Some(Err(error)) if error.kind == plugin_api::ErrorKind::PANICKED => {
+            Some(Err(error)) if error.kind == plugrack_api::ErrorKind::PANICKED => {
                 return Err(with_id(Refusal::OnLoadPanicked {
                     message: error.message.into(),
                 }))
@@ -618,7 +618,7 @@ impl PluginManager {
         {
             if let Err(e) = instance.apply_config(&stored) {
                 let reason = format!("the stored configuration no longer validates ({e}); it is kept: send a new one");
-                log::warn!(target: "plugin_host", "plugin `{plugin_id}`, user {}: {reason}", user.id);
+                log::warn!(target: "plugrack_host", "plugin `{plugin_id}`, user {}: {reason}", user.id);
                 instances.insert(
                     user.id,
                     Slot {
@@ -667,7 +667,7 @@ impl PluginManager {
         let object = (loaded.module.new_instance())(user.to_abi(), services)
             .into_result()
             .map_err(|error| {
-                if error.kind == plugin_api::ErrorKind::PANICKED {
+                if error.kind == plugrack_api::ErrorKind::PANICKED {
                     loaded.metrics.panics.fetch_add(1, Ordering::Relaxed);
                 }
                 loaded.metrics.errors.fetch_add(1, Ordering::Relaxed);
@@ -777,7 +777,7 @@ impl PluginManager {
                     }
                 }
                 self.retire(old);
-                log::info!(target: "plugin_host", "reloaded plugin `{new_id}` from {}", source.display());
+                log::info!(target: "plugrack_host", "reloaded plugin `{new_id}` from {}", source.display());
                 self.subscribers.publish(PluginEvent::Reloaded {
                     id: new_id,
                     source: source.to_owned(),
@@ -788,7 +788,7 @@ impl PluginManager {
                     "a new build was refused, the running one is kept: {}",
                     error.refusal
                 );
-                log::warn!(target: "plugin_host", "{error}");
+                log::warn!(target: "plugrack_host", "{error}");
                 let mut state = self.state.write().unwrap_or_else(lock_poisoned);
                 if let Some(entry) = state.iter_mut().find(|e| e.source == source) {
                     entry.messages.push(message.clone());
@@ -821,7 +821,7 @@ impl PluginManager {
         if let Some(loaded) = entry.loaded {
             let id = loaded.info.id.clone();
             if let Err(e) = self.unload_now(loaded) {
-                log::warn!(target: "plugin_host", "{e}");
+                log::warn!(target: "plugrack_host", "{e}");
             }
             self.subscribers.publish(PluginEvent::Unloaded { id });
         }
@@ -862,8 +862,8 @@ impl PluginManager {
             None => Err(CallError::Plugin {
                 id,
                 operation: "on_unload",
-                error: plugin_api::PluginError::new(
-                    plugin_api::ErrorKind::FAILED,
+                error: plugrack_api::PluginError::new(
+                    plugrack_api::ErrorKind::FAILED,
                     "did not return within the lifecycle time limit",
                 ),
             }),
@@ -891,16 +891,16 @@ impl PluginManager {
             wait_until(&|| instances.iter().all(|i| Arc::strong_count(&i.inner) == 1));
             for instance in &instances {
                 if let Err(e) = instance.disable() {
-                    log::warn!(target: "plugin_host", "{e}");
+                    log::warn!(target: "plugrack_host", "{e}");
                 }
             }
             drop(instances);
             if let Err(e) = (old.module.on_unload())().into_result() {
-                log::warn!(target: "plugin_host", "plugin `{}`: `on_unload` of the replaced build failed: {e}", old.info.id);
+                log::warn!(target: "plugrack_host", "plugin `{}`: `on_unload` of the replaced build failed: {e}", old.info.id);
             }
         });
         if let Err(e) = spawned {
-            log::warn!(target: "plugin_host", "cannot start the thread that unloads a replaced build: {e}");
+            log::warn!(target: "plugrack_host", "cannot start the thread that unloads a replaced build: {e}");
         }
     }
 
@@ -990,7 +990,7 @@ fn run_with_limit<T: Send + 'static>(
     match spawned {
         Ok(_) => rx.recv_timeout(limit).ok(),
         Err(e) => {
-            log::warn!(target: "plugin_host", "cannot start a lifecycle thread: {e}");
+            log::warn!(target: "plugrack_host", "cannot start a lifecycle thread: {e}");
             None
         }
     }
@@ -1003,7 +1003,7 @@ fn drain_instances(loaded: &Loaded) {
     };
     for slot in drained.into_iter().filter(|s| s.disabled.is_none()) {
         if let Err(e) = slot.instance.disable() {
-            log::warn!(target: "plugin_host", "{e}");
+            log::warn!(target: "plugrack_host", "{e}");
         }
     }
 }
@@ -1013,7 +1013,7 @@ impl Drop for PluginManager {
         let entries = std::mem::take(&mut *self.state.write().unwrap_or_else(lock_poisoned));
         for loaded in entries.into_iter().filter_map(|e| e.loaded) {
             if let Err(e) = self.unload_now(loaded) {
-                log::warn!(target: "plugin_host", "{e}");
+                log::warn!(target: "plugrack_host", "{e}");
             }
         }
     }

@@ -76,7 +76,7 @@ pub struct ManifestPlugin {
     /// Operating systems supported.
     #[serde(default)]
     pub target_os: Vec<String>,
-    /// The plugin-api version the binaries were built against.
+    /// The plugrack-api version the binaries were built against.
     pub api_version: String,
 }
 

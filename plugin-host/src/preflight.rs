@@ -25,7 +25,7 @@ pub struct ElfFacts {
 
 /// The symbol every plugin exports: abi_stable's library header.
 pub fn root_symbol() -> &'static str {
-    plugin_api::abi_stable::library::ROOT_MODULE_LOADER_NAME
+    plugrack_api::abi_stable::library::ROOT_MODULE_LOADER_NAME
 }
 
 /// The machine name of this host process.

@@ -8,7 +8,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use plugin_api::{
+use plugrack_api::{
     abi_stable::{
         sabi_trait::TD_Opaque,
         std_types::{RResult, RSlice, RStr, RString, RVec},

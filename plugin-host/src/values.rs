@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use plugin_api::{
+use plugrack_api::{
     abi_stable::std_types::{RString, RVec},
     Header, HttpRequest, HttpResponse, KeyValue, RouteSpec, UserContext, Value,
 };

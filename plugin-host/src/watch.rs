@@ -39,11 +39,11 @@ impl Drop for Watcher {
 ///
 /// ```no_run
 /// use std::{sync::Arc, time::Duration};
-/// use plugin_host::{HostConfig, PluginManager};
+/// use plugrack_host::{HostConfig, PluginManager};
 ///
 /// let manager = Arc::new(PluginManager::new(HostConfig::new("1.0.0".parse()?).external_dir("plugins")));
 /// manager.discover();
-/// let _watcher = plugin_host::watch(&manager, Duration::from_millis(300))?;
+/// let _watcher = plugrack_host::watch(&manager, Duration::from_millis(300))?;
 /// // ... serve; deployed plugins are picked up while the watcher lives.
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -61,7 +61,9 @@ pub fn watch(manager: &Arc<PluginManager>, debounce: Duration) -> Result<Watcher
             while let Ok(batch) = rx.recv() {
                 match batch {
                     Ok(events) => apply(&weak, &folders, events.iter().map(|e| e.path.as_path())),
-                    Err(e) => log::warn!(target: "plugin_host", "watching the plugin folders: {e}"),
+                    Err(e) => {
+                        log::warn!(target: "plugrack_host", "watching the plugin folders: {e}")
+                    }
                 }
             }
         })
@@ -105,7 +107,7 @@ fn apply<'a>(
             } else {
                 manager.load_new(&entry, origin)
             };
-            log::debug!(target: "plugin_host", "{}: {}", entry.display(), report.status);
+            log::debug!(target: "plugrack_host", "{}: {}", entry.display(), report.status);
         } else if is_known {
             manager.remove(&entry);
         }

@@ -1,9 +1,9 @@
-//! The `export_plugin!` macro of `plugin-sdk`.
+//! The `export_plugin!` macro of `plugrack-sdk`.
 //!
 //! It owns two jobs that must happen at compile time: reading the plugin's descriptor from its
 //! `Cargo.toml` (so that the manifest is the one source of truth, checked when the plugin is
 //! built rather than when a host refuses it), and emitting the exported root-module symbol
-//! that abi_stable's loader looks for. Everything else lives in `plugin_sdk::__private`.
+//! that abi_stable's loader looks for. Everything else lives in `plugrack_sdk::__private`.
 
 use proc_macro::TokenStream;
 use proc_macro2::Span;
@@ -15,10 +15,10 @@ mod metadata;
 /// Exports a plugin type as this library's plugin.
 ///
 /// ```ignore
-/// plugin_sdk::export_plugin!(MyPlugin);
+/// plugrack_sdk::export_plugin!(MyPlugin);
 /// ```
 ///
-/// The type implements `plugin_sdk::Plugin`. The descriptor comes from `Cargo.toml`:
+/// The type implements `plugrack_sdk::Plugin`. The descriptor comes from `Cargo.toml`:
 ///
 /// ```toml
 /// [package]
@@ -69,27 +69,27 @@ fn expand(plugin_type: &Type) -> syn::Result<proc_macro2::TokenStream> {
             // Makes cargo rebuild the plugin when its manifest (and so its descriptor) changes.
             const _MANIFEST: &[u8] = include_bytes!(#manifest_path);
 
-            use ::plugin_sdk::__private::{
+            use ::plugrack_sdk::__private::{
                 ConfigNo as _, ConfigYes as _, DisplayNo as _, DisplayYes as _, ExecuteNo as _,
                 ExecuteYes as _, HttpNo as _, HttpYes as _,
             };
-            use ::plugin_sdk::__private::plugin_api::abi_stable::std_types::{RSlice, RStr};
+            use ::plugrack_sdk::__private::plugrack_api::abi_stable::std_types::{RSlice, RStr};
 
-            type Inst = <#plugin_type as ::plugin_sdk::Plugin>::Instance;
+            type Inst = <#plugin_type as ::plugrack_sdk::Plugin>::Instance;
 
-            impl ::plugin_sdk::__private::ExportedPlugin for #plugin_type {
-                fn state() -> &'static ::plugin_sdk::__private::PluginState<Self> {
-                    static STATE: ::plugin_sdk::__private::PluginState<#plugin_type> =
-                        ::plugin_sdk::__private::PluginState::new();
+            impl ::plugrack_sdk::__private::ExportedPlugin for #plugin_type {
+                fn state() -> &'static ::plugrack_sdk::__private::PluginState<Self> {
+                    static STATE: ::plugrack_sdk::__private::PluginState<#plugin_type> =
+                        ::plugrack_sdk::__private::PluginState::new();
                     &STATE
                 }
 
-                fn capability_table() -> &'static ::plugin_sdk::__private::CapTable<Inst> {
-                    static TABLE: ::std::sync::OnceLock<::plugin_sdk::__private::CapTable<Inst>> =
+                fn capability_table() -> &'static ::plugrack_sdk::__private::CapTable<Inst> {
+                    static TABLE: ::std::sync::OnceLock<::plugrack_sdk::__private::CapTable<Inst>> =
                         ::std::sync::OnceLock::new();
                     TABLE.get_or_init(|| {
-                        let probe = &::plugin_sdk::__private::Probe::<Inst>::NEW;
-                        ::plugin_sdk::__private::CapTable {
+                        let probe = &::plugrack_sdk::__private::Probe::<Inst>::NEW;
+                        ::plugrack_sdk::__private::CapTable {
                             execute: probe.execute_fn(),
                             http: probe.http_fns(),
                             config: probe.config_fns(),
@@ -98,10 +98,10 @@ fn expand(plugin_type: &Type) -> syn::Result<proc_macro2::TokenStream> {
                     })
                 }
 
-                fn descriptor() -> ::plugin_sdk::__private::plugin_api::Descriptor {
+                fn descriptor() -> ::plugrack_sdk::__private::plugrack_api::Descriptor {
                     const AUTHORS: &[RStr<'static>] = &[#(RStr::from_str(#authors)),*];
                     const TARGET_OS: &[RStr<'static>] = &[#(RStr::from_str(#target_os)),*];
-                    ::plugin_sdk::__private::plugin_api::Descriptor {
+                    ::plugrack_sdk::__private::plugrack_api::Descriptor {
                         id: RStr::from_str(#id),
                         name: RStr::from_str(#name),
                         version: RStr::from_str(#version),
@@ -111,7 +111,7 @@ fn expand(plugin_type: &Type) -> syn::Result<proc_macro2::TokenStream> {
                         license: RStr::from_str(#license),
                         host_version_req: RStr::from_str(#host_version),
                         target_os: RSlice::from_slice(TARGET_OS),
-                        api_version: RStr::from_str(::plugin_sdk::__private::plugin_api::API_VERSION),
+                        api_version: RStr::from_str(::plugrack_sdk::__private::plugrack_api::API_VERSION),
                     }
                 }
             }
@@ -119,20 +119,20 @@ fn expand(plugin_type: &Type) -> syn::Result<proc_macro2::TokenStream> {
 
         /// The symbol abi_stable's loader looks up: the library header and root-module loader.
         #[unsafe(no_mangle)]
-        pub static #export_name: ::plugin_sdk::__private::abi_stable::library::LibHeader = {
-            extern "C" fn __plugin_sdk_root_module() -> ::plugin_sdk::__private::abi_stable::library::RootModuleResult {
-                ::plugin_sdk::__private::abi_stable::library::__call_root_module_loader(
-                    ::plugin_sdk::__private::root_module::<#plugin_type>,
+        pub static #export_name: ::plugrack_sdk::__private::abi_stable::library::LibHeader = {
+            extern "C" fn __plugin_sdk_root_module() -> ::plugrack_sdk::__private::abi_stable::library::RootModuleResult {
+                ::plugrack_sdk::__private::abi_stable::library::__call_root_module_loader(
+                    ::plugrack_sdk::__private::root_module::<#plugin_type>,
                 )
             }
             // SAFETY: the constructor returns the root module of type `PluginModuleRef`,
             // which is what this header declares.
             unsafe {
-                ::plugin_sdk::__private::abi_stable::library::LibHeader::from_constructor::<
-                    ::plugin_sdk::__private::plugin_api::PluginModuleRef,
+                ::plugrack_sdk::__private::abi_stable::library::LibHeader::from_constructor::<
+                    ::plugrack_sdk::__private::plugrack_api::PluginModuleRef,
                 >(
                     __plugin_sdk_root_module,
-                    ::plugin_sdk::__private::abi_stable::library::CheckTypeLayout::Yes,
+                    ::plugrack_sdk::__private::abi_stable::library::CheckTypeLayout::Yes,
                 )
             }
         };

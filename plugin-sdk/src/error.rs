@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use plugin_api::{ErrorKind, PluginError};
+use plugrack_api::{ErrorKind, PluginError};
 
 /// An error a plugin returns to the host: a kind and a message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use std::{
     },
 };
 
-use plugin_api::{
+use plugrack_api::{
     abi_stable::{
         prefix_type::PrefixTypeTrait,
         sabi_trait::TD_Opaque,

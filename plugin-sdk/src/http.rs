@@ -1,6 +1,6 @@
 //! The HTTP capability's types, in std types.
 
-use plugin_api::{Header, HttpRequest, HttpResponse, RouteSpec};
+use plugrack_api::{Header, HttpRequest, HttpResponse, RouteSpec};
 
 /// A route the plugin asks the host to mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +111,7 @@ impl Response {
 
 fn headers_to_abi(
     headers: Vec<(String, String)>,
-) -> plugin_api::abi_stable::std_types::RVec<Header> {
+) -> plugrack_api::abi_stable::std_types::RVec<Header> {
     headers
         .into_iter()
         .map(|(name, value)| Header {
@@ -122,7 +122,7 @@ fn headers_to_abi(
 }
 
 fn headers_from_abi(
-    headers: plugin_api::abi_stable::std_types::RVec<Header>,
+    headers: plugrack_api::abi_stable::std_types::RVec<Header>,
 ) -> Vec<(String, String)> {
     headers
         .into_iter()

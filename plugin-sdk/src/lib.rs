@@ -5,12 +5,12 @@
 //! [`Configurer`], [`Displayer`]), and one line:
 //!
 //! ```ignore
-//! plugin_sdk::export_plugin!(MyPlugin);
+//! plugrack_sdk::export_plugin!(MyPlugin);
 //! ```
 //!
 //! The macro reads the descriptor from the crate's `Cargo.toml` (`[package]` and
 //! `[package.metadata.plugin]`), checks it at compile time, detects which capabilities the
-//! instance type implements, and exports the root module of `plugin-api`.
+//! instance type implements, and exports the root module of `plugrack-api`.
 //!
 //! What this crate takes care of, so authors never see `abi_stable`:
 //!
@@ -36,8 +36,8 @@ mod value;
 pub use error::{Error, Result};
 pub use http::{Request, Response, Route};
 pub use plugin::{Configurer, Displayer, Executor, HttpHandler, Instance, Plugin, User};
-pub use plugin_api::{ErrorKind, API_VERSION};
-pub use plugin_sdk_macros::export_plugin;
+pub use plugrack_api::{ErrorKind, API_VERSION};
+pub use plugrack_sdk_macros::export_plugin;
 pub use services::{Message, Services};
 pub use value::{Value, Values};
 
@@ -45,11 +45,11 @@ pub use value::{Value, Values};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::glue::*;
-    pub use plugin_api;
-    pub use plugin_api::abi_stable;
+    pub use plugrack_api;
+    pub use plugrack_api::abi_stable;
 }
 
-/// The names most plugins need: `use plugin_sdk::prelude::*;`.
+/// The names most plugins need: `use plugrack_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
         export_plugin, Configurer, Displayer, Error, ErrorKind, Executor, HttpHandler, Instance,

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, OnceLock, RwLock};
 
-use plugin_api::LogLevel;
+use plugrack_api::LogLevel;
 
 use crate::Services;
 

@@ -11,7 +11,7 @@ use std::{
     sync::Once,
 };
 
-use plugin_api::{abi_stable::std_types::RResult, ErrorKind, PluginError};
+use plugrack_api::{abi_stable::std_types::RResult, ErrorKind, PluginError};
 
 thread_local! {
     static LAST_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };

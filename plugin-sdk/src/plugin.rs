@@ -29,7 +29,7 @@ impl User {
 /// The plugin as a whole: created once when the host loads the library.
 ///
 /// ```
-/// use plugin_sdk::prelude::*;
+/// use plugrack_sdk::prelude::*;
 ///
 /// struct Hello;
 /// struct HelloInstance;
@@ -78,7 +78,7 @@ pub trait Instance: Send + Sync + 'static {
 /// Capability `execute`: labelled operations over a value context (go-plugin's `Execute`).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement the execute capability",
-    label = "implement `plugin_sdk::Executor` for `{Self}`"
+    label = "implement `plugrack_sdk::Executor` for `{Self}`"
 )]
 pub trait Executor: Instance {
     /// Runs the operation named `label` with `input`; returns the output values.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use plugin_api::{
+use plugrack_api::{
     abi_stable::std_types::{RResult, RStr},
     HostServicesBox, LogLevel,
 };
@@ -51,7 +51,7 @@ impl std::fmt::Debug for Services {
     }
 }
 
-fn into_result<T>(r: RResult<T, plugin_api::PluginError>) -> Result<T> {
+fn into_result<T>(r: RResult<T, plugrack_api::PluginError>) -> Result<T> {
     r.into_result().map_err(Error::from)
 }
 
@@ -111,7 +111,7 @@ impl Services {
     /// Sends a message through the host.
     pub fn send(&self, message: Message) -> Result<()> {
         let extras = message.extras.map(|e| e.to_string()).unwrap_or_default();
-        into_result(self.inner.send_message(plugin_api::Message {
+        into_result(self.inner.send_message(plugrack_api::Message {
             title: message.title.into(),
             message: message.message.into(),
             priority: message.priority,

@@ -2,7 +2,7 @@
 //! without building or loading a shared library.
 //!
 //! ```ignore
-//! use plugin_sdk::{testing::Harness, User, Values};
+//! use plugrack_sdk::{testing::Harness, User, Values};
 //!
 //! let harness = Harness::<MyPlugin>::load()?;
 //! let alice = harness.instance(User::new(1, "alice"))?;
@@ -21,7 +21,7 @@ use std::{
     sync::{atomic::Ordering, Arc, Mutex, MutexGuard},
 };
 
-use plugin_api::{
+use plugrack_api::{
     abi_stable::{
         sabi_trait::TD_Opaque,
         std_types::{RResult, RSlice, RStr, RString, RVec},
@@ -95,7 +95,7 @@ impl HostServices for FakeHost {
         RResult::ROk(())
     }
 
-    fn send_message(&self, message: plugin_api::Message) -> RResult<(), PluginError> {
+    fn send_message(&self, message: plugrack_api::Message) -> RResult<(), PluginError> {
         let extras = (!message.extras.is_empty())
             .then(|| serde_json::from_str(&message.extras).ok())
             .flatten();
@@ -194,7 +194,7 @@ impl<P: ExportedPlugin> Drop for Harness<P> {
     fn drop(&mut self) {
         let on_unload = self.module.on_unload();
         if let Err(e) = on_unload().into_result() {
-            eprintln!("plugin-sdk harness: on_unload failed: {e}");
+            eprintln!("plugrack-sdk harness: on_unload failed: {e}");
         }
         crate::glue::IN_HARNESS.store(false, Ordering::SeqCst);
     }

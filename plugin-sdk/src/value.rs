@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use plugin_api::{
+use plugrack_api::{
     abi_stable::std_types::{RSlice, RString, RVec},
     KeyValue,
 };
@@ -83,9 +83,9 @@ impl From<serde_json::Value> for Value {
     }
 }
 
-impl From<Value> for plugin_api::Value {
+impl From<Value> for plugrack_api::Value {
     fn from(value: Value) -> Self {
-        use plugin_api::Value as V;
+        use plugrack_api::Value as V;
         match value {
             Value::Null => V::Null,
             Value::Bool(b) => V::Bool(b),
@@ -98,11 +98,11 @@ impl From<Value> for plugin_api::Value {
     }
 }
 
-impl TryFrom<plugin_api::Value> for Value {
+impl TryFrom<plugrack_api::Value> for Value {
     type Error = crate::Error;
 
-    fn try_from(value: plugin_api::Value) -> crate::Result<Self> {
-        use plugin_api::Value as V;
+    fn try_from(value: plugrack_api::Value) -> crate::Result<Self> {
+        use plugrack_api::Value as V;
         Ok(match value {
             V::Null => Value::Null,
             V::Bool(b) => Value::Bool(b),

@@ -9,7 +9,7 @@
 
 use std::sync::Mutex;
 
-use plugin_sdk::prelude::*;
+use plugrack_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The plugin: one per loaded library.
@@ -110,11 +110,11 @@ impl Displayer for TemplateInstance {
     }
 }
 
-plugin_sdk::export_plugin!(TemplatePlugin);
+plugrack_sdk::export_plugin!(TemplatePlugin);
 
 #[cfg(test)]
 mod tests {
-    use plugin_sdk::testing::Harness;
+    use plugrack_sdk::testing::Harness;
 
     use super::*;
 

@@ -16,9 +16,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use plugin_api::{abi_stable::library::RawLibrary, KeyValue, Value};
-use plugin_host::{HostConfig, PluginManager, User, Values};
-use plugin_sdk::Executor;
+use plugrack_api::{abi_stable::library::RawLibrary, KeyValue, Value};
+use plugrack_host::{HostConfig, PluginManager, User, Values};
+use plugrack_sdk::Executor;
 
 /// Interleaved samples per case; an unoptimised smoke run (`cargo test --all-targets`) takes few.
 const SAMPLES: usize = if cfg!(debug_assertions) { 3 } else { 31 };
@@ -207,9 +207,9 @@ fn main() {
             name: "in-process trait call (no boundary)",
             run: Box::new(|n| {
                 for _ in 0..n {
-                    let input: plugin_sdk::Values = [(
+                    let input: plugrack_sdk::Values = [(
                         "data".to_owned(),
-                        plugin_sdk::Value::Bytes(black_box(&payload).clone()),
+                        plugrack_sdk::Value::Bytes(black_box(&payload).clone()),
                     )]
                     .into();
                     black_box(black_box(&direct).execute("echo", input).unwrap());

@@ -14,8 +14,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use plugin_api::abi_stable::library::RawLibrary;
-use plugin_host::{HostConfig, PluginManager, PluginStatus};
+use plugrack_api::abi_stable::library::RawLibrary;
+use plugrack_host::{HostConfig, PluginManager, PluginStatus};
 
 const MARKER: &[u8] = b"bench-0000";
 

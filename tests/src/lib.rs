@@ -4,8 +4,8 @@
 //! - the workspace's example plugins and the `plugin-host` binary (pinned stable toolchain);
 //! - the showcase plugin cross-built for aarch64 (a plugin for the wrong architecture);
 //! - the showcase plugin built with the installed nightly toolchain (another compiler);
-//! - a plugin written without the SDK, built against each frozen release of `plugin-api`
-//!   under `tests/abi-freeze/`, and against doctored copies of today's `plugin-api`: another
+//! - a plugin written without the SDK, built against each frozen release of `plugrack-api`
+//!   under `tests/abi-freeze/`, and against doctored copies of today's `plugrack-api`: another
 //!   major version, a newer minor version, and changed types under the same version.
 //!
 //! Nothing here is skipped when a tool is missing: the build fails with the command to run.
@@ -18,7 +18,7 @@ use std::{
     time::Instant,
 };
 
-pub use plugin_host;
+pub use plugrack_host;
 
 /// Every file the tests need, built.
 #[derive(Debug)]
@@ -41,11 +41,11 @@ pub struct Artifacts {
     pub showcase_nightly: PathBuf,
     /// The raw plugin built against each frozen release: (version, file).
     pub raw_frozen: Vec<(String, PathBuf)>,
-    /// The raw plugin built against a copy of plugin-api claiming version 2.0.0.
+    /// The raw plugin built against a copy of plugrack-api claiming version 2.0.0.
     pub raw_api_major: PathBuf,
-    /// The raw plugin built against a copy of plugin-api claiming the next minor version.
+    /// The raw plugin built against a copy of plugrack-api claiming the next minor version.
     pub raw_api_minor: PathBuf,
-    /// The raw plugin built against a copy of plugin-api whose types changed, same version.
+    /// The raw plugin built against a copy of plugrack-api whose types changed, same version.
     pub raw_api_layout: PathBuf,
 }
 
@@ -128,7 +128,7 @@ fn build_all() -> Artifacts {
         .args([
             "build",
             "-p",
-            "plugin-host",
+            "plugrack-host",
             "--bin",
             "plugin-host",
             "--target-dir",
@@ -175,13 +175,13 @@ fn build_all() -> Artifacts {
             .file_name()
             .unwrap()
             .to_string_lossy()
-            .trim_start_matches("plugin-api-")
+            .trim_start_matches("plugrack-api-")
             .to_owned();
         let name = format!("raw_frozen_{}", version.replace('.', "_"));
         raw_frozen.push((version, build_raw_plugin(&root, &fixtures, &name, &dir)));
     }
 
-    let current = plugin_api::compat::ApiVersion::current();
+    let current = plugrack_api::compat::ApiVersion::current();
     let major = doctored_api(
         &api_src,
         &fixtures.join("api-major"),
@@ -237,7 +237,7 @@ pub fn bench_plugin_for_benchmarks() -> PathBuf {
     target.join(profile).join("libbench_plugin.so")
 }
 
-/// Copies today's plugin-api to `dest` under `version`, optionally replacing one line.
+/// Copies today's plugrack-api to `dest` under `version`, optionally replacing one line.
 fn doctored_api(
     api_src: &Path,
     dest: &Path,
@@ -249,10 +249,10 @@ fn doctored_api(
     for entry in fs::read_dir(api_src.join("src")).expect("plugin-api/src") {
         let path = entry.expect("entry").path();
         fs::copy(&path, dest.join("src").join(path.file_name().unwrap()))
-            .expect("copy plugin-api source");
+            .expect("copy plugrack-api source");
     }
     let manifest = format!(
-        "[package]\nname = \"plugin-api\"\nversion = \"{version}\"\nedition = \"2021\"\n\n[dependencies]\nabi_stable = \"=0.11.3\"\n"
+        "[package]\nname = \"plugrack-api\"\nversion = \"{version}\"\nedition = \"2021\"\n\n[dependencies]\nabi_stable = \"=0.11.3\"\n"
     );
     fs::write(dest.join("Cargo.toml"), manifest).expect("write manifest");
     if let Some((file, from, to)) = edit {
@@ -267,7 +267,7 @@ fn doctored_api(
     dest.to_owned()
 }
 
-/// Builds the SDK-less plugin of `tests/fixtures/raw-plugin` against the plugin-api at `api`.
+/// Builds the SDK-less plugin of `tests/fixtures/raw-plugin` against the plugrack-api at `api`.
 fn build_raw_plugin(root: &Path, fixtures: &Path, name: &str, api: &Path) -> PathBuf {
     let project = fixtures.join(name);
     fs::create_dir_all(&project).expect("create fixture project");

@@ -7,11 +7,11 @@ use std::{
     thread,
 };
 
-use plugin_host::{
+use plugin_tests::{artifacts, plugin_dir};
+use plugrack_host::{
     CallError, ErrorKind, HostConfig, MessageEvent, PluginManager, PluginStatus, Request, User,
     Value, Values,
 };
-use plugin_tests::{artifacts, plugin_dir};
 
 /// Collects every log record in this test process, so tests can see what plugins logged.
 struct Capture(Mutex<Vec<(String, log::Level, String)>>);

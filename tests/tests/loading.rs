@@ -3,10 +3,10 @@
 
 use std::{fs, path::Path};
 
-use plugin_host::{
+use plugin_tests::{artifacts, plugin_dir};
+use plugrack_host::{
     HostConfig, PluginManager, PluginReport, PluginStatus, Refusal, User, Value, Values,
 };
-use plugin_tests::{artifacts, plugin_dir};
 
 fn manager() -> PluginManager {
     PluginManager::new(HostConfig::new("1.4.0".parse().unwrap()))
@@ -154,7 +154,7 @@ fn refusal_messages_name_the_fix() {
     assert!(text_of("showcase-arm64.so")
         .contains("fix: build it for this host: `plugin-build --target amd64`"));
     assert!(text_of("api-major.so")
-        .contains("built against plugin-api 2.0.0; this host provides 1.0.0"));
+        .contains("built against plugrack-api 2.0.0; this host provides 1.0.0"));
     assert!(text_of("api-major.so").contains("plugin-build cap --from"));
     assert!(text_of("api-layout.so").contains("modified copy"));
     assert!(text_of("not-a-plugin.so").contains("export_plugin!"));
@@ -285,12 +285,12 @@ fn every_frozen_release_of_the_api_still_loads() {
 
 #[test]
 fn released_versions_are_never_edited_in_place() {
-    // While plugin-api's version equals a frozen one, its sources must equal the frozen
+    // While plugrack-api's version equals a frozen one, its sources must equal the frozen
     // sources: changing a released contract without a version bump breaks every plugin.
     let root = plugin_tests::workspace_root();
     let frozen = root.join(format!(
         "tests/abi-freeze/plugin-api-{}",
-        plugin_api::API_VERSION
+        plugrack_api::API_VERSION
     ));
     if !frozen.exists() {
         return; // an unreleased version in development: nothing frozen to compare with yet
@@ -304,7 +304,7 @@ fn released_versions_are_never_edited_in_place() {
             "plugin-api/src/{} differs from the frozen {} release: bump the version (appending only) \
              and freeze the new release as tests/abi-freeze/plugin-api-<version>",
             path.file_name().unwrap().to_string_lossy(),
-            plugin_api::API_VERSION
+            plugrack_api::API_VERSION
         );
     }
 }

@@ -13,13 +13,13 @@ use std::{
     time::Duration,
 };
 
-use plugin_host::{
+use plugin_tests::{artifacts, plugin_dir};
+use plugrack_host::{
     host_target_name,
     manifest::{sha256_hex, Manifest, ManifestPlugin, ManifestTarget, FORMAT},
     CallError, HostConfig, LevelFilter, Origin, PluginEvent, PluginManager, PluginStatus, Refusal,
     User, Value, Values,
 };
-use plugin_tests::{artifacts, plugin_dir};
 
 fn config() -> HostConfig {
     HostConfig::new("1.0.0".parse().unwrap())
@@ -389,7 +389,7 @@ fn hot_reload_swaps_builds_under_concurrent_calls_without_a_failed_call() {
         events.recv_timeout(Duration::from_secs(5)).unwrap(),
         PluginEvent::Loaded { .. }
     ));
-    let _watcher = plugin_host::watch(&manager, Duration::from_millis(100)).unwrap();
+    let _watcher = plugrack_host::watch(&manager, Duration::from_millis(100)).unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
     let (calls, failures) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));

@@ -1,7 +1,7 @@
-//! The plugin the call benchmark measures: a no-op and an echo through `plugin-api`, and the
+//! The plugin the call benchmark measures: a no-op and an echo through `plugrack-api`, and the
 //! same two operations as raw `extern "C"` functions in the same library (the floor).
 
-use plugin_sdk::prelude::*;
+use plugrack_sdk::prelude::*;
 
 /// The plugin.
 pub struct Bench;
@@ -33,7 +33,7 @@ impl Executor for BenchInstance {
     }
 }
 
-plugin_sdk::export_plugin!(Bench);
+plugrack_sdk::export_plugin!(Bench);
 
 /// The floor for a no-op call: a plain exported function.
 #[unsafe(no_mangle)]

@@ -8,7 +8,7 @@
 //! - every other entry point (`disable`, `execute`, `routes`, `handle`, `default_config`,
 //!   `set_config`, `display`, `on_unload`) always panics.
 
-use plugin_sdk::prelude::*;
+use plugrack_sdk::prelude::*;
 
 /// The plugin.
 pub struct Panicky;
@@ -99,11 +99,11 @@ impl Displayer for PanickyInstance {
     }
 }
 
-plugin_sdk::export_plugin!(Panicky);
+plugrack_sdk::export_plugin!(Panicky);
 
 #[cfg(test)]
 mod tests {
-    use plugin_sdk::testing::Harness;
+    use plugrack_sdk::testing::Harness;
 
     use super::*;
 

@@ -1,4 +1,4 @@
-//! An example plugin that uses every capability and every host service of `plugin-api`.
+//! An example plugin that uses every capability and every host service of `plugrack-api`.
 //!
 //! Tests load its shared library in a real host and check each round trip; authors can read
 //! it as a tour of the SDK.
@@ -14,7 +14,7 @@ use std::sync::{
     Mutex,
 };
 
-use plugin_sdk::prelude::*;
+use plugrack_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The plugin as a whole.
@@ -221,11 +221,11 @@ impl Displayer for ShowcaseInstance {
     }
 }
 
-plugin_sdk::export_plugin!(Showcase);
+plugrack_sdk::export_plugin!(Showcase);
 
 #[cfg(test)]
 mod tests {
-    use plugin_sdk::testing::Harness;
+    use plugrack_sdk::testing::Harness;
 
     use super::*;
 

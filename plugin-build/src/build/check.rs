@@ -10,7 +10,7 @@ use object::{
     read::elf::{ElfFile, FileHeader},
     Endianness, FileKind, Object, ObjectSymbol,
 };
-use plugin_api::abi_stable::library::ROOT_MODULE_LOADER_NAME;
+use plugrack_api::abi_stable::library::ROOT_MODULE_LOADER_NAME;
 
 use super::request::GlibcVersion;
 use crate::targets::{self, ElfClass, Target};
@@ -153,7 +153,7 @@ pub fn problems(report: &ElfReport, target: &Target) -> Vec<String> {
     if !report.root_symbol {
         out.push(format!(
             "it does not export the plugin root symbol `{ROOT_MODULE_LOADER_NAME}` \
-             (hint: call `plugin_sdk::export_plugin!` in the crate root)"
+             (hint: call `plugrack_sdk::export_plugin!` in the crate root)"
         ));
     }
     out

@@ -74,7 +74,7 @@ pub enum CapError {
         /// `(name, host source, plugin version)` for each such crate.
         packages: Vec<(String, String, String)>,
     },
-    /// `abi_stable` or `plugin-api` is on another semver line than the host's: the plugin
+    /// `abi_stable` or `plugrack-api` is on another semver line than the host's: the plugin
     /// cannot load in that host whatever else is pinned.
     #[error("{}: this plugin cannot load in that host", describe_abi(mismatches))]
     AbiIncompatible {
@@ -163,7 +163,7 @@ pub enum CapError {
 /// An ABI crate on another semver line in the plugin than in the host.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AbiMismatch {
-    /// `abi_stable` or `plugin-api`.
+    /// `abi_stable` or `plugrack-api`.
     pub name: String,
     /// The plugin's version.
     pub plugin: String,
@@ -239,7 +239,7 @@ impl CapError {
                     })
                     .collect();
                 format!(
-                    "depend on {} (through plugin-sdk) like the host does, then run cap again",
+                    "depend on {} (through plugrack-sdk) like the host does, then run cap again",
                     reqs.join(" and ")
                 )
             }

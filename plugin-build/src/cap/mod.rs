@@ -10,7 +10,7 @@
 //! together in [`cap`] (the library entry) and [`run`] (the subcommand).
 //!
 //! ```no_run
-//! use plugin_build::cap::{cap, CapOptions, Mode};
+//! use plugrack_build::cap::{cap, CapOptions, Mode};
 //!
 //! let outcome = cap(&CapOptions {
 //!     from: "../host/Cargo.lock".into(),
@@ -21,7 +21,7 @@
 //! for pin in &outcome.plan.pins {
 //!     println!("{} {} -> {}", pin.name, pin.from, pin.to);
 //! }
-//! # Ok::<(), plugin_build::cap::CapError>(())
+//! # Ok::<(), plugrack_build::cap::CapError>(())
 //! ```
 
 pub mod apply;

@@ -12,7 +12,7 @@ use super::{
 
 /// Crates whose semver line decides whether a plugin can load at all (abi_stable checks them
 /// when it loads the plugin).
-pub const ABI_CRATES: &[&str] = &["abi_stable", "plugin-api"];
+pub const ABI_CRATES: &[&str] = &["abi_stable", "plugrack-api"];
 
 /// Which way a pin moves the plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -238,8 +238,11 @@ mod tests {
 
     #[test]
     fn abi_crates_on_another_line_cannot_load() {
-        let host = lock(&[("abi_stable", "0.11.3", Io), ("plugin-api", "1.2.0", Local)]);
-        let plugin = lock(&[("abi_stable", "0.10.5", Io), ("plugin-api", "1.0.0", Io)]);
+        let host = lock(&[
+            ("abi_stable", "0.11.3", Io),
+            ("plugrack-api", "1.2.0", Local),
+        ]);
+        let plugin = lock(&[("abi_stable", "0.10.5", Io), ("plugrack-api", "1.0.0", Io)]);
         let plan = Plan::new(&host, &plugin);
         assert_eq!(
             plan.abi,
@@ -249,10 +252,10 @@ mod tests {
                 host: vec!["0.11.3".into()],
             }]
         );
-        // plugin-api 1.0 against a host with 1.2 from a path: same line, loads; not pinned
+        // plugrack-api 1.0 against a host with 1.2 from a path: same line, loads; not pinned
         // because the sources differ, and not "unshareable" because only its line matters.
         assert!(plan.unshareable.is_empty());
-        let two = lock(&[("plugin-api", "2.0.0", Io)]);
+        let two = lock(&[("plugrack-api", "2.0.0", Io)]);
         assert_eq!(Plan::new(&host, &two).abi[0].host, ["1.2.0"]);
     }
 }

@@ -15,7 +15,7 @@ use std::{
     process::ExitCode,
 };
 
-use plugin_host::manifest::{self, Manifest, ManifestError};
+use plugrack_host::manifest::{self, Manifest, ManifestError};
 
 use crate::{
     package::{self, archive, ArchiveError, PackageError},

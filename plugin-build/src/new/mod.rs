@@ -2,7 +2,7 @@
 //!
 //! The template's `Cargo.toml` is rewritten with `toml_edit` (comments kept): the package
 //! name, the plugin id and display name, and every `x.workspace = true` dependency replaced
-//! by what the toolkit's workspace says, with `plugin-sdk` / `plugin-api` pointed either at
+//! by what the toolkit's workspace says, with `plugrack-sdk` / `plugrack-api` pointed either at
 //! this checkout (absolute paths, for developing the toolkit and its plugins together) or
 //! at released versions. The project gets a `[workspace]` table of its own, so it builds
 //! standalone wherever it is created. The project is written under a hidden temporary name
@@ -32,17 +32,17 @@ pub struct NewArgs {
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
 
-    /// Depend on released plugin-sdk / plugin-api of this version instead of this checkout.
+    /// Depend on released plugrack-sdk / plugrack-api of this version instead of this checkout.
     #[arg(long, value_name = "VERSION", conflicts_with = "sdk_path")]
     pub sdk_version: Option<String>,
 
-    /// Depend on plugin-sdk / plugin-api in this toolkit checkout (default: the checkout this
+    /// Depend on plugrack-sdk / plugrack-api in this toolkit checkout (default: the checkout this
     /// binary was built from, when it still exists).
     #[arg(long, value_name = "DIR")]
     pub sdk_path: Option<PathBuf>,
 }
 
-/// Where the new project's plugin-sdk and plugin-api come from.
+/// Where the new project's plugrack-sdk and plugrack-api come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SdkSource {
     /// Path dependencies into a toolkit checkout.
@@ -127,8 +127,8 @@ pub struct Created {
 pub fn run(args: &NewArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let created = new(args)?;
     let sdk = match &created.sdk {
-        SdkSource::Checkout(dir) => format!("plugin-sdk from the checkout at {}", dir.display()),
-        SdkSource::Version(v) => format!("plugin-sdk {v} from the registry"),
+        SdkSource::Checkout(dir) => format!("plugrack-sdk from the checkout at {}", dir.display()),
+        SdkSource::Version(v) => format!("plugrack-sdk {v} from the registry"),
     };
     eprintln!(
         "{:>12} plugin `{}` (id `{}`) in {}, with {sdk}",
@@ -160,7 +160,7 @@ pub fn new(args: &NewArgs) -> Result<Created, NewError> {
     let workspace: DocumentMut = template::WORKSPACE_MANIFEST
         .parse()
         .map_err(|e| NewError::Template(format!("workspace Cargo.toml: {e}")))?;
-    let released = workspace["workspace"]["dependencies"]["plugin-sdk"]["version"]
+    let released = workspace["workspace"]["dependencies"]["plugrack-sdk"]["version"]
         .as_str()
         .unwrap_or("1")
         .to_owned();
@@ -309,10 +309,15 @@ pub fn cargo_toml(
         }
         let shared = &workspace["workspace"]["dependencies"][dep.as_str()];
         let mut spec = toml_edit::InlineTable::new();
-        let sdk_crate = dep == "plugin-sdk" || dep == "plugin-api";
+        let sdk_crate = dep == "plugrack-sdk" || dep == "plugrack-api";
         match (sdk_crate, sdk) {
             (true, SdkSource::Checkout(dir)) => {
-                spec.insert("path", dir.join(&dep).to_string_lossy().as_ref().into());
+                // The package's folder in the checkout, as the workspace names it (folders
+                // keep their short names: `plugrack-sdk` lives in `plugin-sdk/`).
+                let folder = shared.get("path").and_then(|p| p.as_str()).ok_or_else(|| {
+                    broken(&format!("`{dep}` has no path in [workspace.dependencies]"))
+                })?;
+                spec.insert("path", dir.join(folder).to_string_lossy().as_ref().into());
             }
             (true, SdkSource::Version(version)) => {
                 spec.insert("version", version.as_str().into());
@@ -352,9 +357,12 @@ pub fn cargo_toml(
 
     let source = match sdk {
         SdkSource::Checkout(dir) => {
-            format!("plugin-sdk from the toolkit checkout at {}", dir.display())
+            format!(
+                "plugrack-sdk from the toolkit checkout at {}",
+                dir.display()
+            )
         }
-        SdkSource::Version(v) => format!("plugin-sdk {v}"),
+        SdkSource::Version(v) => format!("plugrack-sdk {v}"),
     };
     Ok(format!(
         "# Made by `plugin-build new` from the plugin toolkit's template, with {source}.\n\n{doc}"
@@ -447,7 +455,7 @@ mod tests {
         let plugin = &doc["package"]["metadata"]["plugin"];
         assert_eq!(plugin["id"].as_str(), Some("org.hello"));
         assert_eq!(
-            doc["dependencies"]["plugin-sdk"]["path"].as_str(),
+            doc["dependencies"]["plugrack-sdk"]["path"].as_str(),
             Some("/src/toolkit/plugin-sdk")
         );
         assert_eq!(doc["dependencies"]["log"]["version"].as_str(), Some("0.4"));
@@ -465,7 +473,7 @@ mod tests {
         let release = SdkSource::Version("1.0.0".into());
         let text = cargo_toml(template_toml(), &workspace(), "hello", "hello", &release).unwrap();
         let doc: toml::Table = text.parse().unwrap();
-        assert_eq!(doc["dependencies"]["plugin-sdk"].as_str(), Some("1.0.0"));
+        assert_eq!(doc["dependencies"]["plugrack-sdk"].as_str(), Some("1.0.0"));
     }
 
     /// `cargo generate` renders `Cargo.toml.liquid`; with the template's own name it must

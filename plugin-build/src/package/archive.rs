@@ -9,7 +9,7 @@
 use std::io::{Read, Write};
 
 use flate2::{read::GzDecoder, Compression, GzBuilder};
-use plugin_host::manifest::is_plain_file_name;
+use plugrack_host::manifest::is_plain_file_name;
 
 /// The largest uncompressed package this tool reads (a guard against gzip bombs).
 pub const MAX_UNPACKED: u64 = 1 << 30;

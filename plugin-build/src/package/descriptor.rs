@@ -1,11 +1,11 @@
 //! The plugin's descriptor, read from its `Cargo.toml` through `cargo metadata` (run through
-//! [`crate::process`]), with the same defaults as `plugin_sdk::export_plugin!`, so the
-//! generated `plugin.toml` says what the binaries say. The plugin-api version is the one
+//! [`crate::process`]), with the same defaults as `plugrack_sdk::export_plugin!`, so the
+//! generated `plugin.toml` says what the binaries say. The plugrack-api version is the one
 //! cargo resolved for the plugin (the version its binaries were built against).
 
 use std::path::{Path, PathBuf};
 
-use plugin_host::manifest::ManifestPlugin;
+use plugrack_host::manifest::ManifestPlugin;
 
 use super::PackageError;
 use crate::process::CommandLine;
@@ -61,11 +61,11 @@ fn from_metadata(
     let plugin = &package.metadata["plugin"];
     let text = |key: &str| plugin[key].as_str().map(str::to_owned);
 
-    // The plugin-api this plugin resolves to: the version its binaries were built against.
+    // The plugrack-api this plugin resolves to: the version its binaries were built against.
     let mut api: Vec<&semver::Version> = metadata
         .packages
         .iter()
-        .filter(|p| p.name.as_str() == "plugin-api")
+        .filter(|p| p.name.as_str() == "plugrack-api")
         .map(|p| &p.version)
         .collect();
     api.sort();

@@ -1,10 +1,10 @@
 //! `plugin-build package`: one archive, `build/<id>-<version>.plg`, holding a generated
-//! `plugin.toml` (the descriptor from the crate's `Cargo.toml`, the plugin-api version, and
+//! `plugin.toml` (the descriptor from the crate's `Cargo.toml`, the plugrack-api version, and
 //! per target the file name, size and SHA-256) and every built `build/<name>-<arch>.so`.
 //!
 //! [`descriptor`] reads the crate through cargo, [`archive`] writes and reads the
 //! reproducible tar + gzip format (shared with `deploy` and `inspect`). The manifest type is
-//! plugin-host's [`plugin_host::manifest`], so what this writes is what the host reads.
+//! plugin-host's [`plugrack_host::manifest`], so what this writes is what the host reads.
 
 pub mod archive;
 pub mod descriptor;
@@ -15,7 +15,7 @@ use std::{
     process::ExitCode,
 };
 
-use plugin_host::manifest::{self, Manifest, ManifestTarget};
+use plugrack_host::manifest::{self, Manifest, ManifestTarget};
 
 pub use archive::ArchiveError;
 pub use descriptor::PluginCrate;
@@ -50,8 +50,8 @@ pub enum PackageError {
         /// The manifest.
         manifest: PathBuf,
     },
-    /// The crate does not depend on plugin-api.
-    #[error("package `{package}` does not depend on plugin-api (`{}`)\n  hint: a plugin depends on plugin-sdk: `plugin-build new` makes one", .manifest.display())]
+    /// The crate does not depend on plugrack-api.
+    #[error("package `{package}` does not depend on plugrack-api (`{}`)\n  hint: a plugin depends on plugrack-sdk: `plugin-build new` makes one", .manifest.display())]
     NoPluginApi {
         /// The package.
         package: String,
@@ -117,7 +117,7 @@ pub fn run(args: &PackageArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         );
     }
     eprintln!(
-        "{:>12} {} {} (plugin-api {}) into {shown}",
+        "{:>12} {} {} (plugrack-api {}) into {shown}",
         "Packaged",
         packaged.manifest.plugin.id,
         packaged.manifest.plugin.version,

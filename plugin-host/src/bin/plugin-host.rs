@@ -12,7 +12,7 @@ use std::{
 };
 
 use clap::{Parser, Subcommand};
-use plugin_host::{
+use plugrack_host::{
     CallError, HostConfig, PluginEvent, PluginManager, PluginReport, User, Value, Values,
 };
 
@@ -172,7 +172,7 @@ fn report_json(report: &PluginReport) -> serde_json::Value {
         "status": report.status.name(),
         "origin": report.origin,
         "messages": report.messages,
-        "skipped": match &report.status { plugin_host::PluginStatus::Skipped { reason } => Some(reason), _ => None },
+        "skipped": match &report.status { plugrack_host::PluginStatus::Skipped { reason } => Some(reason), _ => None },
         "load_time_ms": report.load_time.map(|d| d.as_secs_f64() * 1000.0),
         "metrics": report.metrics,
         "error": report.error().map(|e| serde_json::json!({
@@ -251,7 +251,7 @@ fn list(common: &Common) -> std::io::Result<ExitCode> {
     let count = |status: &str| reports.iter().filter(|r| r.status.name() == status).count();
     writeln!(
         out,
-        "{} active, {} invalid, {} skipped; host plugin-api {}",
+        "{} active, {} invalid, {} skipped; host plugrack-api {}",
         count("active"),
         count("invalid"),
         count("skipped"),
@@ -340,7 +340,7 @@ fn call(
     let Some(label) = label else {
         writeln!(
             out,
-            "{} {} ({}), plugin-api {}",
+            "{} {} ({}), plugrack-api {}",
             info.name, info.version, info.id, info.api_version
         )?;
         if !info.description.is_empty() {
@@ -412,7 +412,7 @@ fn watch(common: &Common, seconds: Option<u64>) -> std::io::Result<ExitCode> {
     let manager = Arc::new(manager(common));
     let events = manager.subscribe();
     manager.discover();
-    let _watcher = match plugin_host::watch(&manager, Duration::from_millis(300)) {
+    let _watcher = match plugrack_host::watch(&manager, Duration::from_millis(300)) {
         Ok(watcher) => watcher,
         Err(e) => {
             eprintln!(

@@ -46,6 +46,6 @@ impl RootModule for PluginModuleRef {
     declare_root_module_statics! {PluginModuleRef}
 
     const BASE_NAME: &'static str = "plugin";
-    const NAME: &'static str = "plugin-api";
+    const NAME: &'static str = "plugrack-api";
     const VERSION_STRINGS: VersionStrings = package_version_strings!();
 }

@@ -13,7 +13,7 @@
 //! - the one compatibility rule between a host's and a plugin's API version lives in
 //!   [`compat::check_api_compatibility`], which the host and the build tool both call.
 //!
-//! Plugin authors do not use this crate directly: `plugin-sdk` wraps it in idiomatic Rust.
+//! Plugin authors do not use this crate directly: `plugrack-sdk` wraps it in idiomatic Rust.
 //! Host authors use it through `plugin-host`.
 
 #![warn(missing_docs)]

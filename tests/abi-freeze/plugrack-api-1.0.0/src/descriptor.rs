@@ -32,7 +32,7 @@ pub struct Descriptor {
     pub host_version_req: RStr<'static>,
     /// Operating systems the plugin supports (`linux`, `macos`, ...); empty means any.
     pub target_os: RSlice<'static, RStr<'static>>,
-    /// The version of `plugin-api` the plugin was built against.
+    /// The version of `plugrack-api` the plugin was built against.
     #[sabi(last_prefix_field)]
     pub api_version: RStr<'static>,
 }
