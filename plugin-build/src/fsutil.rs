@@ -1,4 +1,4 @@
-//! Small file-system helpers shared by `new`, `package` and `deploy`: writes that a watcher
+//! Small file-system helpers shared by `new` and `package`: writes that a watcher
 //! never sees half-done (a temporary file in the same folder, flushed, then renamed).
 
 use std::{fs::Permissions, io::Write, os::unix::fs::PermissionsExt, path::Path};

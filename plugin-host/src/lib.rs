@@ -21,7 +21,8 @@
 //!
 //! What it owns: discovery of candidate files, the checks that can run before `dlopen`
 //! ([`preflight`]), loading through abi_stable with errors a person can act on ([`LoadError`]),
-//! the host services handed to plugins, instances and calls. What it leaves to the host
+//! the host services handed to plugins, instances and calls, and verifying and installing
+//! `.plg` packages ([`package`]) exactly as `plugin-build deploy` does. What it leaves to the host
 //! application: command lines, printing and exiting (this library only returns values and
 //! emits `log` records), HTTP serving, and persistence policy beyond the storage folder.
 
@@ -37,6 +38,7 @@ mod logfile;
 mod manager;
 pub mod manifest;
 mod metrics;
+pub mod package;
 pub mod preflight;
 mod services;
 mod values;

@@ -2,74 +2,14 @@
 //!
 //! Writing is reproducible: entries in the caller's order, every header with mode 0644,
 //! uid/gid 0, no user or group names and mtime 0, and a gzip header without a file name or
-//! time, so the same inputs give the same bytes. Reading is strict, because a package comes
-//! from someone else: only regular files with plain names (no `/`, no `..`, not absolute),
-//! no links, no duplicates, and the whole stream must decompress and pass gzip's CRC.
+//! time, so the same inputs give the same bytes. Reading is strict and is the host's
+//! ([`plugrack_host::package::archive`], re-exported here), so that a package the host
+//! application accepts is checked exactly as `deploy` checks it.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
-use flate2::{read::GzDecoder, Compression, GzBuilder};
-use plugrack_host::manifest::is_plain_file_name;
-
-/// The largest uncompressed package this tool reads (a guard against gzip bombs).
-pub const MAX_UNPACKED: u64 = 1 << 30;
-
-/// One file of a package.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// The file name, a plain name.
-    pub name: String,
-    /// The contents.
-    pub data: Vec<u8>,
-}
-
-/// Why a package's bytes are refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ArchiveError {
-    /// The gzip or tar stream is damaged or cut short.
-    #[error("the archive is damaged or truncated ({reason})")]
-    Damaged {
-        /// What the decoder said.
-        reason: String,
-    },
-    /// More than [`MAX_UNPACKED`] bytes once decompressed.
-    #[error("the archive unpacks to more than {} MiB", MAX_UNPACKED >> 20)]
-    TooLarge,
-    /// An entry whose name leaves the folder through `..`.
-    #[error("entry `{name}` climbs out of the folder (`..`)")]
-    ParentDir {
-        /// The entry's name.
-        name: String,
-    },
-    /// An entry with an absolute path.
-    #[error("entry `{name}` has an absolute path")]
-    Absolute {
-        /// The entry's name.
-        name: String,
-    },
-    /// A symbolic or hard link.
-    #[error("entry `{name}` is a link (to `{target}`); packages hold plain files only")]
-    Link {
-        /// The entry's name.
-        name: String,
-        /// Where it points.
-        target: String,
-    },
-    /// A folder, a device, a FIFO, ... or a file in a sub-folder.
-    #[error("entry `{name}` is {what}; packages hold plain files at the top level only")]
-    NotAPlainFile {
-        /// The entry's name.
-        name: String,
-        /// What it is.
-        what: String,
-    },
-    /// The same name twice.
-    #[error("entry `{name}` appears twice")]
-    Duplicate {
-        /// The entry's name.
-        name: String,
-    },
-}
+use flate2::{Compression, GzBuilder};
+pub use plugrack_host::package::archive::{read, ArchiveError, Entry, MAX_UNPACKED};
 
 /// Writes `entries`, in this order, as a reproducible `.plg` archive.
 pub fn write(entries: &[Entry]) -> std::io::Result<Vec<u8>> {
@@ -93,75 +33,6 @@ pub fn write(entries: &[Entry]) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Reads a `.plg` archive's entries, refusing anything but plain top-level files.
-pub fn read(bytes: &[u8]) -> Result<Vec<Entry>, ArchiveError> {
-    let damaged = |e: std::io::Error| ArchiveError::Damaged {
-        reason: e.to_string(),
-    };
-    // Decompress all of it first: a damaged or cut stream fails here (gzip checks its CRC
-    // and length at the end), before any entry is looked at.
-    let mut tar_bytes = Vec::new();
-    GzDecoder::new(bytes)
-        .take(MAX_UNPACKED + 1)
-        .read_to_end(&mut tar_bytes)
-        .map_err(damaged)?;
-    if tar_bytes.len() as u64 > MAX_UNPACKED {
-        return Err(ArchiveError::TooLarge);
-    }
-    if tar_bytes.is_empty() {
-        return Err(ArchiveError::Damaged {
-            reason: "no tar data".into(),
-        });
-    }
-    let mut archive = tar::Archive::new(tar_bytes.as_slice());
-    let mut entries: Vec<Entry> = Vec::new();
-    for entry in archive.entries().map_err(damaged)? {
-        let mut entry = entry.map_err(damaged)?;
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let kind = entry.header().entry_type();
-        if kind.is_symlink() || kind.is_hard_link() {
-            let target = entry
-                .link_name_bytes()
-                .map(|t| String::from_utf8_lossy(&t).into_owned())
-                .unwrap_or_default();
-            return Err(ArchiveError::Link { name, target });
-        }
-        check_name(&name)?;
-        if !kind.is_file() {
-            let what = if kind.is_dir() {
-                "a folder".to_owned()
-            } else {
-                format!("a special entry (tar type {:?})", kind.as_byte() as char)
-            };
-            return Err(ArchiveError::NotAPlainFile { name, what });
-        }
-        if entries.iter().any(|e| e.name == name) {
-            return Err(ArchiveError::Duplicate { name });
-        }
-        let mut data = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut data).map_err(damaged)?;
-        entries.push(Entry { name, data });
-    }
-    Ok(entries)
-}
-
-/// Refuses a name that is absolute, climbs with `..`, or sits in a sub-folder.
-fn check_name(name: &str) -> Result<(), ArchiveError> {
-    if name.starts_with('/') || name.starts_with('\\') {
-        return Err(ArchiveError::Absolute { name: name.into() });
-    }
-    if name.split(['/', '\\']).any(|part| part == "..") {
-        return Err(ArchiveError::ParentDir { name: name.into() });
-    }
-    if !is_plain_file_name(name) {
-        return Err(ArchiveError::NotAPlainFile {
-            name: name.into(),
-            what: "not a plain file name".into(),
-        });
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,29 +50,6 @@ mod tests {
         ]
     }
 
-    /// A tar with one raw header, written by hand so names the `tar` crate refuses to
-    /// write (`../x`, `/etc/x`) and links can be tested.
-    pub(crate) fn raw_tar_gz(
-        name: &[u8],
-        kind: tar::EntryType,
-        link: &[u8],
-        data: &[u8],
-    ) -> Vec<u8> {
-        let mut header = tar::Header::new_gnu();
-        header.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
-        header.as_gnu_mut().unwrap().linkname[..link.len()].copy_from_slice(link);
-        header.set_entry_type(kind);
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        let mut tar = header.as_bytes().to_vec();
-        tar.extend_from_slice(data);
-        tar.resize(tar.len().div_ceil(512) * 512 + 1024, 0);
-        let mut gz = GzBuilder::new().write(Vec::new(), Compression::fast());
-        gz.write_all(&tar).unwrap();
-        gz.finish().unwrap()
-    }
-
     #[test]
     fn round_trip_is_byte_identical() {
         let one = write(&sample()).unwrap();
@@ -211,47 +59,6 @@ mod tests {
         assert_eq!(&one[4..8], &[0, 0, 0, 0], "gzip mtime must be zero");
         assert_eq!(one[3] & 0x08, 0, "gzip header must not carry a file name");
         assert_eq!(read(&one).unwrap(), sample());
-    }
-
-    #[test]
-    fn refusals() {
-        let regular = tar::EntryType::Regular;
-        let table: [(&[u8], tar::EntryType, &[u8], &str); 6] = [
-            (b"../evil.so", regular, b"", "climbs out"),
-            (b"a/../../evil.so", regular, b"", "climbs out"),
-            (b"/etc/evil.so", regular, b"", "absolute path"),
-            (
-                b"x.so",
-                tar::EntryType::Symlink,
-                b"/etc/passwd",
-                "is a link",
-            ),
-            (b"x.so", tar::EntryType::Link, b"plugin.toml", "is a link"),
-            (b"sub/x.so", regular, b"", "not a plain file name"),
-        ];
-        for (name, kind, link, expected) in table {
-            let bytes = raw_tar_gz(name, kind, link, b"data");
-            let err = read(&bytes).unwrap_err().to_string();
-            assert!(
-                err.contains(expected),
-                "{}: {err}",
-                String::from_utf8_lossy(name)
-            );
-        }
-        let dir = raw_tar_gz(b"folder", tar::EntryType::Directory, b"", b"");
-        assert!(read(&dir).unwrap_err().to_string().contains("a folder"));
-
-        let good = write(&sample()).unwrap();
-        let truncated = &good[..good.len() / 2];
-        assert!(matches!(read(truncated), Err(ArchiveError::Damaged { .. })));
-        let mut changed = good.clone();
-        let middle = changed.len() / 2;
-        changed[middle] ^= 0x01;
-        assert!(read(&changed).is_err());
-        assert!(matches!(
-            read(b"not gzip"),
-            Err(ArchiveError::Damaged { .. })
-        ));
 
         let mut twice = sample();
         twice.push(twice[0].clone());

@@ -11,10 +11,15 @@ use std::{
     fs::{self, Permissions},
     io::{self, Write},
     os::unix::{ffi::OsStrExt, fs::PermissionsExt},
-    path::Path,
+    path::{Path, PathBuf},
 };
 
-use crate::fsutil::FILE_MODE;
+use crate::manifest::{self, Manifest};
+
+use super::verify::{Verified, VerifyError};
+
+/// The mode of every installed file (a temporary file starts 0600).
+const FILE_MODE: u32 = 0o644;
 
 /// How the folder was put in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -28,8 +33,110 @@ pub enum Method {
     Replaced,
 }
 
+/// Why a verified package could not be installed. Nothing is left half-written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallError {
+    /// The package lacks the target to install.
+    #[error(transparent)]
+    Target(#[from] VerifyError),
+    /// `<dir>/<id>` exists and is not a folder.
+    #[error("`{}` exists and is not a folder; move it away, then deploy again", .path.display())]
+    NotAFolder {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A file could not be read or written.
+    #[error("cannot {action} `{}`", .path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// What an install did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Installed {
+    /// The plugin id.
+    pub id: String,
+    /// The version installed.
+    pub version: String,
+    /// The target installed.
+    pub target: String,
+    /// The plugin folder, `<dir>/<id>`.
+    pub folder: PathBuf,
+    /// The shared object's file name in that folder.
+    pub file: String,
+    /// The version found there before, if any.
+    pub replaced: Option<String>,
+    /// How the folder was put in place.
+    pub method: Method,
+}
+
+/// Installs `target` of a verified package into the plugins folder `dir` as
+/// `<dir>/<id>/plugin.toml` (listing that target only) plus the target's `.so`, creating
+/// `dir` if needed and exchanging an older folder of the plugin atomically.
+pub fn install(verified: &Verified, target: &str, dir: &Path) -> Result<Installed, InstallError> {
+    let entry = verified.target(target)?;
+    let id = &verified.manifest.plugin.id;
+    let folder = dir.join(id);
+    let replaced = installed_version(&folder)?;
+    // The installed manifest lists only the target that is there.
+    let mut single = verified.manifest.clone();
+    single.targets.retain(|name, _| name == target);
+    let text = single.to_toml();
+    fs::create_dir_all(dir).map_err(|source| InstallError::Io {
+        action: "create",
+        path: dir.to_owned(),
+        source,
+    })?;
+    let method = install_files(
+        dir,
+        id,
+        &[
+            (manifest::FILE_NAME, text.as_bytes()),
+            (&entry.file, verified.data(&entry.file)),
+        ],
+    )
+    .map_err(|source| InstallError::Io {
+        action: "write",
+        path: folder.clone(),
+        source,
+    })?;
+    Ok(Installed {
+        id: id.clone(),
+        version: verified.manifest.plugin.version.clone(),
+        target: target.to_owned(),
+        folder,
+        file: entry.file.clone(),
+        replaced,
+        method,
+    })
+}
+
+/// The version installed in the plugin folder `folder`, if there is one; refuses a path that
+/// is not a folder.
+pub fn installed_version(folder: &Path) -> Result<Option<String>, InstallError> {
+    match fs::symlink_metadata(folder) {
+        Err(_) => Ok(None),
+        Ok(meta) if !meta.is_dir() => Err(InstallError::NotAFolder {
+            path: folder.to_owned(),
+        }),
+        Ok(_) => Ok(fs::read_to_string(folder.join(manifest::FILE_NAME))
+            .ok()
+            .and_then(|text| Manifest::parse(&text).ok())
+            .map(|m| m.plugin.version)
+            .or_else(|| Some("an unversioned folder".into()))),
+    }
+}
+
 /// Writes `files` into `<dir>/<name>/`, replacing an existing folder of that name whole.
-pub fn install(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> io::Result<Method> {
+pub fn install_files(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> io::Result<Method> {
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{name}.new-"))
         .tempdir_in(dir)?;
@@ -114,7 +221,7 @@ mod tests {
     #[test]
     fn creates_then_exchanges_leaving_no_temporary_folders() {
         let dir = tempfile::tempdir().unwrap();
-        let method = install(dir.path(), "p", &[("a", b"one"), ("b", b"1")]).unwrap();
+        let method = install_files(dir.path(), "p", &[("a", b"one"), ("b", b"1")]).unwrap();
         assert_eq!(method, Method::Created);
         assert_eq!(listing(&dir.path().join("p")), ["a", "b"]);
         let mode = fs::metadata(dir.path().join("p/a"))
@@ -123,7 +230,7 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o644);
 
-        let method = install(dir.path(), "p", &[("a", b"two"), ("c", b"2")]).unwrap();
+        let method = install_files(dir.path(), "p", &[("a", b"two"), ("c", b"2")]).unwrap();
         // tmpfs, ext4, xfs and btrfs support RENAME_EXCHANGE; the fallback is for the others.
         assert!(matches!(method, Method::Exchanged | Method::Replaced));
         assert_eq!(listing(&dir.path().join("p")), ["a", "c"]);
