@@ -36,7 +36,6 @@ mod events;
 mod loader;
 mod logfile;
 mod manager;
-pub mod manifest;
 mod metrics;
 pub mod package;
 pub mod preflight;
@@ -53,5 +52,7 @@ pub use logfile::{level_variable, LevelFilter};
 pub use manager::{PluginInfo, PluginManager, PluginReport, PluginStatus};
 pub use metrics::{MetricsSnapshot, SAMPLE_EVERY};
 pub use plugrack_api::{Capabilities, ErrorKind, PluginError, Value, API_VERSION};
+/// `plugin.toml`, the package manifest (its rules live in `plugrack-descriptor`).
+pub use plugrack_descriptor::manifest;
 pub use values::{Request, Response, Route, User, Values};
 pub use watch::{watch, Watcher};

@@ -1,9 +1,11 @@
 //! The `export_plugin!` macro of `plugrack-sdk`.
 //!
-//! It owns two jobs that must happen at compile time: reading the plugin's descriptor from its
+//! It owns the jobs that must happen at compile time: reading the plugin's descriptor from its
 //! `Cargo.toml` (so that the manifest is the one source of truth, checked when the plugin is
-//! built rather than when a host refuses it), and emitting the exported root-module symbol
-//! that abi_stable's loader looks for. Everything else lives in `plugrack_sdk::__private`.
+//! built rather than when a host refuses it; the rules are `plugrack-descriptor`'s), writing
+//! the same descriptor into the library's `.plugin_descriptor` ELF section (which tools and the
+//! host read without loading the library), and emitting the exported root-module symbol that
+//! abi_stable's loader looks for. Everything else lives in `plugrack_sdk::__private`.
 
 use proc_macro::TokenStream;
 use proc_macro2::Span;
@@ -34,7 +36,8 @@ mod metadata;
 /// ```
 ///
 /// The capabilities (`Executor`, `HttpHandler`, `Configurer`, `Displayer`) are detected from
-/// the traits the instance type implements.
+/// the traits the instance type implements. The descriptor and the capabilities are also
+/// written into the `.plugin_descriptor` section (format: `plugrack_descriptor::section`).
 #[proc_macro]
 pub fn export_plugin(input: TokenStream) -> TokenStream {
     let plugin_type = parse_macro_input!(input as Type);
@@ -47,7 +50,8 @@ pub fn export_plugin(input: TokenStream) -> TokenStream {
 fn expand(plugin_type: &Type) -> syn::Result<proc_macro2::TokenStream> {
     let meta = metadata::read(Span::call_site())?;
     let manifest_path = meta.manifest_path.to_string_lossy().into_owned();
-    let metadata::Metadata {
+    let section_pieces = section_pieces(&meta.descriptor);
+    let plugrack_descriptor::metadata::Metadata {
         id,
         name,
         version,
@@ -57,8 +61,7 @@ fn expand(plugin_type: &Type) -> syn::Result<proc_macro2::TokenStream> {
         license,
         host_version,
         target_os,
-        ..
-    } = meta;
+    } = meta.descriptor;
     let export_name = syn::Ident::new(
         &abi_stable_shared::mangled_root_module_loader_name(),
         Span::call_site(),
@@ -120,7 +123,22 @@ fn expand(plugin_type: &Type) -> syn::Result<proc_macro2::TokenStream> {
         /// The symbol abi_stable's loader looks up: the library header and root-module loader.
         #[unsafe(no_mangle)]
         pub static #export_name: ::plugrack_sdk::__private::abi_stable::library::LibHeader = {
+            use ::plugrack_sdk::__private::{
+                ConfigAbsent as _, DisplayAbsent as _, ExecuteAbsent as _, HttpAbsent as _,
+            };
+            type SectionInst = <#plugin_type as ::plugrack_sdk::Plugin>::Instance;
+            type Caps = ::plugrack_sdk::__private::CapConst<SectionInst>;
+            const SECTION_PIECES: &[&str] = &[#(#section_pieces),*];
+            const SECTION_LEN: usize = ::plugrack_sdk::__private::concat_len(SECTION_PIECES);
+            /// The descriptor, readable without loading the library (`plugrack_descriptor::section`).
+            #[used]
+            #[unsafe(link_section = ".plugin_descriptor")]
+            static PLUGIN_DESCRIPTOR: [u8; SECTION_LEN] =
+                ::plugrack_sdk::__private::concat::<SECTION_LEN>(SECTION_PIECES);
+
             extern "C" fn __plugin_sdk_root_module() -> ::plugrack_sdk::__private::abi_stable::library::RootModuleResult {
+                // Referenced from the exported symbol, so no linker garbage-collects the section.
+                ::core::hint::black_box(&PLUGIN_DESCRIPTOR);
                 ::plugrack_sdk::__private::abi_stable::library::__call_root_module_loader(
                     ::plugrack_sdk::__private::root_module::<#plugin_type>,
                 )
@@ -137,4 +155,34 @@ fn expand(plugin_type: &Type) -> syn::Result<proc_macro2::TokenStream> {
             }
         };
     })
+}
+
+/// The section's pieces as expressions: text literals, the plugrack-api version constant, and
+/// one conditional literal per capability (its constant decides whether it is listed).
+fn section_pieces(
+    descriptor: &plugrack_descriptor::metadata::Metadata,
+) -> Vec<proc_macro2::TokenStream> {
+    use plugrack_descriptor::section::{self, Piece};
+    let mut out = Vec::new();
+    for piece in section::template(descriptor, &[]) {
+        match piece {
+            Piece::Text(text) => out.push(quote!(#text)),
+            Piece::ApiVersion => {
+                out.push(quote!(::plugrack_sdk::__private::plugrack_api::API_VERSION))
+            }
+            Piece::Capabilities => {
+                // plugrack-api's capability names, in `Capabilities::ALL` order.
+                for (name, flag) in [
+                    ("execute", quote!(EXECUTE)),
+                    ("http", quote!(HTTP)),
+                    ("config", quote!(CONFIG)),
+                    ("display", quote!(DISPLAY)),
+                ] {
+                    let item = section::capability_item(name);
+                    out.push(quote!(if <Caps>::#flag { #item } else { "" }));
+                }
+            }
+        }
+    }
+    out
 }

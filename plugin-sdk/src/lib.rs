@@ -29,6 +29,7 @@ mod http;
 mod logging;
 mod panic;
 mod plugin;
+mod section;
 mod services;
 pub mod testing;
 mod value;
@@ -45,6 +46,7 @@ pub use value::{Value, Values};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::glue::*;
+    pub use crate::section::*;
     pub use plugrack_api;
     pub use plugrack_api::abi_stable;
 }

@@ -1,10 +1,12 @@
 //! The plugin's descriptor, read from its `Cargo.toml` through `cargo metadata` (run through
-//! [`crate::process`]), with the same defaults as `plugrack_sdk::export_plugin!`, so the
-//! generated `plugin.toml` says what the binaries say. The plugrack-api version is the one
-//! cargo resolved for the plugin (the version its binaries were built against).
+//! [`crate::process`]), with the rules and defaults of `plugrack-descriptor`, the same that
+//! `plugrack_sdk::export_plugin!` applies. The plugrack-api version is the one cargo resolved
+//! for the plugin (the version its binaries were built against). `package` compares this with
+//! the descriptor section of every built library: a difference means a stale build.
 
 use std::path::{Path, PathBuf};
 
+use plugrack_descriptor::metadata::{self, PackageFields};
 use plugrack_host::manifest::ManifestPlugin;
 
 use super::PackageError;
@@ -58,9 +60,6 @@ fn from_metadata(
         .ok_or_else(|| PackageError::NoPackage {
             manifest: manifest.to_owned(),
         })?;
-    let plugin = &package.metadata["plugin"];
-    let text = |key: &str| plugin[key].as_str().map(str::to_owned);
-
     // The plugrack-api this plugin resolves to: the version its binaries were built against.
     let mut api: Vec<&semver::Version> = metadata
         .packages
@@ -77,28 +76,28 @@ fn from_metadata(
                 manifest: manifest.to_owned(),
             })?;
 
-    let descriptor = ManifestPlugin {
-        id: text("id").unwrap_or_else(|| package.name.to_string()),
-        name: text("name").unwrap_or_else(|| package.name.to_string()),
+    let fields = PackageFields {
+        name: package.name.to_string(),
         version: package.version.to_string(),
         description: package.description.clone().unwrap_or_default(),
         authors: package.authors.clone(),
-        homepage: package
-            .homepage
-            .clone()
-            .or_else(|| package.repository.clone())
-            .unwrap_or_default(),
+        homepage: package.homepage.clone(),
+        repository: package.repository.clone(),
         license: package.license.clone().unwrap_or_default(),
-        host_version: text("host-version").unwrap_or_else(|| "*".into()),
-        target_os: match plugin["target-os"].as_array() {
-            Some(items) => items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect(),
-            None => vec!["linux".into()],
-        },
-        api_version,
     };
+    let table = match &package.metadata["plugin"] {
+        serde_json::Value::Null => None,
+        json => Some(
+            serde_json::from_value::<toml::Value>(json.clone())
+                .map_err(|e| PackageError::CargoOutput(e.to_string()))?,
+        ),
+    };
+    let descriptor = metadata::read(&fields, table.as_ref())
+        .map_err(|problem| PackageError::Descriptor {
+            manifest: manifest.to_owned(),
+            problem,
+        })?
+        .into_descriptor(&api_version);
     let manifest_path = package.manifest_path.clone().into_std_path_buf();
     Ok(PluginCrate {
         name: package.name.to_string(),

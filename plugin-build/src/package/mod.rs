@@ -50,6 +50,14 @@ pub enum PackageError {
         /// The manifest.
         manifest: PathBuf,
     },
+    /// `[package.metadata.plugin]` breaks a descriptor rule.
+    #[error("`{}`: {problem}", .manifest.display())]
+    Descriptor {
+        /// The plugin's Cargo.toml.
+        manifest: PathBuf,
+        /// The rule broken.
+        problem: plugrack_descriptor::metadata::MetadataError,
+    },
     /// The crate does not depend on plugrack-api.
     #[error("package `{package}` does not depend on plugrack-api (`{}`)\n  hint: a plugin depends on plugrack-sdk: `plugin-build new` makes one", .manifest.display())]
     NoPluginApi {

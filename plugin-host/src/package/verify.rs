@@ -191,13 +191,10 @@ pub fn verify(path: &Path, bytes: &[u8]) -> Result<Verified, VerifyError> {
     })
 }
 
-/// True for a plugin id that can name a folder: letters, digits, `.`, `_`, `-`, not hidden.
+/// True for a plugin id that can name a folder: the id rule excludes separators and a
+/// leading dot (a hidden folder).
 fn is_folder_name(id: &str) -> bool {
-    manifest::is_plain_file_name(id)
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    manifest::is_plain_file_name(id) && plugrack_descriptor::id::is_valid(id)
 }
 
 #[cfg(test)]

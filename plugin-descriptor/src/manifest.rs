@@ -1,9 +1,12 @@
-//! `plugin.toml`: the package manifest that `plugin-build package` writes, `plugin-build
-//! deploy` verifies, and the host reads from a deployed plugin folder.
+//! `plugin.toml`: the package manifest that `plugin-build package` writes (and signs, with
+//! `--sign`), `plugin-build deploy` verifies, and the host reads from a deployed plugin folder.
 //!
 //! The format is part of the toolkit's stable surface: it carries a format number, rejects
 //! unknown fields (a newer format is refused with a clear message rather than half-read),
-//! and lists, per target, the shared object's file name, size and SHA-256.
+//! and lists, per target, the shared object's file name, size and SHA-256. A signature of the
+//! manifest's exact bytes, in minisign's format, travels beside it as
+//! [`SIGNATURE_FILE_NAME`]: since the manifest lists every library's SHA-256, signing it signs
+//! the libraries too.
 //!
 //! ```toml
 //! format = 1
@@ -31,11 +34,16 @@ use std::{collections::BTreeMap, fmt, path::Path};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::Descriptor;
+
 /// The format number this build reads and writes.
 pub const FORMAT: u32 = 1;
 
 /// The file name of the manifest inside a package and a deployed plugin folder.
 pub const FILE_NAME: &str = "plugin.toml";
+
+/// The file name of the manifest's signature (minisign's `<file>.minisig` convention).
+pub const SIGNATURE_FILE_NAME: &str = "plugin.toml.minisig";
 
 /// A package manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,36 +57,8 @@ pub struct Manifest {
     pub targets: BTreeMap<String, ManifestTarget>,
 }
 
-/// The descriptor part of a manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ManifestPlugin {
-    /// Unique id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// The plugin's version.
-    pub version: String,
-    /// Description.
-    #[serde(default)]
-    pub description: String,
-    /// Authors.
-    #[serde(default)]
-    pub authors: Vec<String>,
-    /// Home page.
-    #[serde(default)]
-    pub homepage: String,
-    /// License.
-    #[serde(default)]
-    pub license: String,
-    /// Host versions supported (semver requirement).
-    pub host_version: String,
-    /// Operating systems supported.
-    #[serde(default)]
-    pub target_os: Vec<String>,
-    /// The plugrack-api version the binaries were built against.
-    pub api_version: String,
-}
+/// The descriptor part of a manifest (the `[plugin]` table).
+pub type ManifestPlugin = Descriptor;
 
 /// One built target in a manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
