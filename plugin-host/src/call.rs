@@ -1,4 +1,6 @@
-//! Instances and calls: what a host application does with a loaded plugin.
+//! Instances and calls: what a host application does with a loaded plugin. Counting,
+//! timing and capability checks live here; the call itself goes to the [`Callee`], wherever
+//! the plugin runs.
 
 use std::{
     path::PathBuf,
@@ -6,13 +8,11 @@ use std::{
     time::Instant,
 };
 
-use plugrack_api::{
-    abi_stable::std_types::{RResult, RSlice, RStr, RVec},
-    Capabilities, ErrorKind, KeyValue, PluginError, PluginInstanceBox,
-};
+use plugrack_api::{abi_stable::std_types::RVec, Capabilities, ErrorKind, KeyValue, PluginError};
 
 use crate::{
     metrics::Metrics,
+    runner::{with_callee, Callee, Failure, InstanceCalls, Outcome},
     services::write_atomically,
     values::{self, Request, Response, Route, Values},
 };
@@ -71,10 +71,19 @@ impl CallError {
     }
 }
 
+/// `call!(self, "operation", |instance| expression)`: one counted and timed call on the
+/// instance, wherever its plugin runs.
+macro_rules! call {
+    ($self:ident, $operation:literal, |$instance:ident| $call:expr) => {
+        with_callee!(&$self.inner.callee, |$instance| $self
+            .call($operation, || $call))
+    };
+}
+
 pub(crate) struct InstanceInner {
     pub plugin_id: String,
     pub capabilities: Capabilities,
-    pub object: PluginInstanceBox,
+    pub callee: Callee,
     pub metrics: Arc<Metrics>,
     /// Where an accepted configuration is stored, when the host persists storage.
     pub config_path: Option<PathBuf>,
@@ -117,7 +126,13 @@ impl Instance {
     }
 
     #[cold]
-    fn failed(&self, operation: &'static str, error: PluginError) -> CallError {
+    fn failed(&self, operation: &'static str, failure: Failure) -> CallError {
+        let error = match failure {
+            Failure::Plugin(error) => error,
+            Failure::TimedOut => {
+                PluginError::new(ErrorKind::FAILED, "did not return within its time limit")
+            }
+        };
         let metrics = &self.inner.metrics;
         metrics.errors.fetch_add(1, Ordering::Relaxed);
         if error.kind == ErrorKind::PANICKED {
@@ -138,17 +153,19 @@ impl Instance {
 
     /// Makes one call across the boundary, counting it and timing a sample of calls.
     #[inline]
-    fn call<T>(
+    fn call<T, R: Outcome<T>>(
         &self,
         operation: &'static str,
-        f: impl FnOnce(&PluginInstanceBox) -> RResult<T, PluginError>,
+        f: impl FnOnce() -> R,
     ) -> Result<T, CallError> {
         let started = self.inner.metrics.start_call().then(Instant::now);
-        let result = f(&self.inner.object);
+        let result = f();
         if let Some(started) = started {
             self.inner.metrics.record_latency(started.elapsed());
         }
-        result.into_result().map_err(|e| self.failed(operation, e))
+        result
+            .into_outcome()
+            .map_err(|e| self.failed(operation, e.into()))
     }
 
     /// Capability `execute`: runs `label` over `input`.
@@ -165,30 +182,26 @@ impl Instance {
         input: &[KeyValue],
     ) -> Result<RVec<KeyValue>, CallError> {
         self.require(Capabilities::EXECUTE, "execute")?;
-        self.call("execute", |o| {
-            o.execute(RStr::from_str(label), RSlice::from_slice(input))
-        })
+        call!(self, "execute", |o| o.execute(label, input))
     }
 
     /// Capability `http`: the plugin's routes.
     pub fn routes(&self) -> Result<Vec<Route>, CallError> {
         self.require(Capabilities::HTTP, "http")?;
-        let routes = self.call("routes", |o| o.routes())?;
+        let routes = call!(self, "routes", |o| o.routes())?;
         Ok(routes.into_iter().map(Route::from).collect())
     }
 
     /// Capability `http`: one request.
     pub fn handle_http(&self, request: Request) -> Result<Response, CallError> {
         self.require(Capabilities::HTTP, "http")?;
-        self.call("handle_http", |o| o.handle_http(request.into()))
-            .map(Response::from)
+        call!(self, "handle_http", |o| o.handle_http(request.into())).map(Response::from)
     }
 
     /// Capability `config`: the default configuration text.
     pub fn default_config(&self) -> Result<String, CallError> {
         self.require(Capabilities::CONFIG, "config")?;
-        self.call("default_config", |o| o.default_config())
-            .map(Into::into)
+        call!(self, "default_config", |o| o.default_config()).map(Into::into)
     }
 
     /// Capability `config`: validates and applies a configuration. When the host persists
@@ -212,23 +225,22 @@ impl Instance {
     /// Validates and applies a configuration without storing it.
     pub(crate) fn apply_config(&self, text: &str) -> Result<(), CallError> {
         self.require(Capabilities::CONFIG, "config")?;
-        self.call("set_config", |o| o.set_config(RStr::from_str(text)))
+        call!(self, "set_config", |o| o.set_config(text))
     }
 
     /// Capability `display`: the markdown for `location` (the host's base URL).
     pub fn display(&self, location: &str) -> Result<String, CallError> {
         self.require(Capabilities::DISPLAY, "display")?;
-        self.call("display", |o| o.display(RStr::from_str(location)))
-            .map(Into::into)
+        call!(self, "display", |o| o.display(location)).map(Into::into)
     }
 
     /// Turns the instance on.
     pub fn enable(&self) -> Result<(), CallError> {
-        self.call("enable", |o| o.enable())
+        call!(self, "enable", |o| o.enable())
     }
 
     /// Turns the instance off.
     pub fn disable(&self) -> Result<(), CallError> {
-        self.call("disable", |o| o.disable())
+        call!(self, "disable", |o| o.disable())
     }
 }

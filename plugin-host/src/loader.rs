@@ -15,7 +15,7 @@ use plugrack_api::{
 
 use crate::{
     error::{LoadError, Refusal},
-    manager::PluginInfo,
+    report::PluginInfo,
 };
 
 /// A library that passed every check before `on_load`.
@@ -44,10 +44,34 @@ pub(crate) fn open(
         .init_root_module::<PluginModuleRef>()
         .map_err(|e| Box::new(map_library_error(path, e, Some(&plugin_version))))?;
 
-    let info = PluginInfo::from_module(module, path);
+    let info = info_from_module(module, path);
     check_descriptor(&info, host)
         .map_err(|refusal| LoadError::new(path, refusal).with_id(&info.id))?;
     Ok(Opened { module, info })
+}
+
+/// The descriptor of an opened root module, as the host reports it.
+pub(crate) fn info_from_module(module: PluginModuleRef, path: &Path) -> PluginInfo {
+    let d = module.descriptor();
+    let strings = |list: plugrack_api::abi_stable::std_types::RSlice<'static, _>| {
+        list.iter()
+            .map(|s: &plugrack_api::abi_stable::std_types::RStr<'static>| s.as_str().to_owned())
+            .collect()
+    };
+    PluginInfo {
+        id: d.id().into(),
+        name: d.name().into(),
+        version: d.version().into(),
+        description: d.description().into(),
+        authors: strings(d.authors()),
+        homepage: d.homepage().into(),
+        license: d.license().into(),
+        host_version_req: d.host_version_req().into(),
+        target_os: strings(d.target_os()),
+        api_version: d.api_version().into(),
+        capabilities: module.capabilities().names(),
+        path: path.to_owned(),
+    }
 }
 
 fn map_library_error(path: &Path, error: LibraryError, plugin_version: Option<&str>) -> LoadError {

@@ -1,0 +1,439 @@
+//! The plugin manager: discovers plugin files and folders, loads each one independently from
+//! a private copy, keeps one status per entry, hands out per-user instances, reloads and
+//! unloads, and publishes events.
+//!
+//! Every method takes `&self`: a manager is shared between the application's threads and the
+//! folder watcher (`Arc<PluginManager>`). Loading happens outside the state lock; only the
+//! swap of an entry is under it, so calls keep flowing while a plugin loads or reloads.
+//!
+//! This is the bookkeeping side of the "where a plugin runs" seam: it never touches a
+//! library or a process itself, only the [`Runner`] each load returns. The work is spread
+//! over [`open`] (checks before anything of the plugin runs, the private copy, start),
+//! [`instances`] (per-user instances, configuration, turning plugins on and off) and
+//! [`lifecycle`] (reload, removal, unload, retiring replaced builds).
+
+use std::{
+    collections::{HashMap, HashSet},
+    fs,
+    path::{Path, PathBuf},
+    sync::{atomic::AtomicU64, mpsc, Arc, Mutex, RwLock},
+    time::{Duration, SystemTime},
+};
+
+use plugrack_api::API_VERSION;
+
+use crate::{
+    call::{CallError, Instance},
+    config::HostConfig,
+    discovery::{self, Found, Origin},
+    error::{LoadError, Refusal},
+    events::{PluginEvent, Subscribers},
+    logfile::PluginLog,
+    metrics::Metrics,
+    report::{PluginInfo, PluginReport, PluginStatus},
+    runner::Runner,
+    services::{Shared, Storage},
+};
+
+mod instances;
+mod lifecycle;
+mod open;
+
+/// An instance, or the reason it is disabled; the instance is kept so a new configuration
+/// can revive it.
+struct Slot {
+    instance: Instance,
+    disabled: Option<String>,
+}
+
+pub(crate) struct Loaded {
+    /// Length, modification time and inode of the library file when it was loaded: a watcher
+    /// event that changed none of them is not a new build.
+    stamp: Option<(u64, SystemTime, u64)>,
+    /// Where the plugin runs.
+    runner: Box<dyn Runner>,
+    info: PluginInfo,
+    instances: Mutex<HashMap<u64, Slot>>,
+    metrics: Arc<Metrics>,
+    log: Arc<PluginLog>,
+    load_time: Duration,
+    loaded_at: SystemTime,
+}
+
+struct Entry {
+    /// The build last refused by a reload, so the same broken file is not tried again.
+    refused_stamp: Option<(u64, SystemTime, u64)>,
+    source: PathBuf,
+    origin: Origin,
+    status: PluginStatus,
+    loaded: Option<Arc<Loaded>>,
+    messages: Vec<String>,
+}
+
+impl Entry {
+    /// Whether this entry holds the loaded plugin `id` (ids compare case-insensitively).
+    fn has_id(&self, id: &str) -> bool {
+        self.loaded
+            .as_ref()
+            .is_some_and(|l| l.info.id.eq_ignore_ascii_case(id))
+    }
+}
+
+/// Where private copies of plugin files go.
+enum PrivateDir {
+    Owned(tempfile::TempDir),
+    Given(PathBuf),
+}
+
+impl PrivateDir {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Owned(dir) => dir.path(),
+            Self::Given(dir) => dir,
+        }
+    }
+}
+
+/// The plugins whose failing `on_unload` was already reported: a plugin that fails (or
+/// panics) on every unload is reported once, at warning level, not on every reload or run.
+#[derive(Clone, Default)]
+struct UnloadWarnings(Arc<Mutex<HashSet<String>>>);
+
+impl UnloadWarnings {
+    fn report(&self, id: &str, error: &CallError) {
+        let first = self
+            .0
+            .lock()
+            .unwrap_or_else(lock_poisoned)
+            .insert(id.to_ascii_lowercase());
+        if first {
+            log::warn!(target: "plugrack_host", "{error} (reported once per plugin)");
+        } else {
+            log::debug!(target: "plugrack_host", "{error}");
+        }
+    }
+}
+
+/// Loads plugins and hands out instances. See the crate documentation for an example.
+pub struct PluginManager {
+    config: HostConfig,
+    shared: Arc<Shared>,
+    state: RwLock<Vec<Entry>>,
+    subscribers: Subscribers,
+    private: PrivateDir,
+    generation: AtomicU64,
+    unload_warnings: UnloadWarnings,
+}
+
+fn lock_poisoned<T>(e: std::sync::PoisonError<T>) -> T {
+    e.into_inner()
+}
+
+impl PluginManager {
+    /// A manager with no plugins yet.
+    ///
+    /// # Panics
+    /// If no private folder can be created under the system's temporary folder and none was
+    /// configured with [`HostConfig::private_dir`].
+    pub fn new(config: HostConfig) -> Self {
+        let storage = match &config.storage_dir {
+            Some(dir) => Storage::Dir(dir.clone()),
+            None => Storage::Memory(Mutex::default()),
+        };
+        let shared = Arc::new(Shared {
+            host_version: config.host_version.to_string(),
+            storage,
+            on_message: config.on_message.clone(),
+        });
+        let private = match &config.private_dir {
+            Some(dir) => PrivateDir::Given(dir.clone()),
+            None => PrivateDir::Owned(default_private_dir()),
+        };
+        Self {
+            config,
+            shared,
+            state: RwLock::default(),
+            subscribers: Subscribers::default(),
+            private,
+            generation: AtomicU64::new(0),
+            unload_warnings: UnloadWarnings::default(),
+        }
+    }
+
+    /// The plugrack-api version this host provides.
+    pub fn api_version(&self) -> &'static str {
+        API_VERSION
+    }
+
+    /// Subscribes to loaded, refused, reloaded and unloaded events. Dropping the receiver
+    /// unsubscribes.
+    pub fn subscribe(&self) -> mpsc::Receiver<PluginEvent> {
+        self.subscribers.subscribe()
+    }
+
+    /// Loads the configured bundled folder, then the external folder (see [`crate::discovery`]
+    /// for the order), and returns one report per entry.
+    pub fn discover(&self) -> Vec<PluginReport> {
+        let mut reports = Vec::new();
+        let folders = [
+            (&self.config.bundled_dir, Origin::Bundled),
+            (&self.config.external_dir, Origin::External),
+        ];
+        for (dir, origin) in folders {
+            if let Some(dir) = dir {
+                reports.extend(self.load_folder(dir, origin));
+            }
+        }
+        reports
+    }
+
+    /// Loads every entry of `dir` as external plugins, in file-name order, and returns one
+    /// report per entry. A failing entry never stops the others.
+    pub fn load_dir(&self, dir: &Path) -> Vec<PluginReport> {
+        self.load_folder(dir, Origin::External)
+    }
+
+    fn load_folder(&self, dir: &Path, origin: Origin) -> Vec<PluginReport> {
+        let found = match discovery::scan(dir) {
+            Ok(found) => found,
+            Err(e) => {
+                let error = LoadError::new(
+                    dir,
+                    Refusal::Unreadable {
+                        reason: e.to_string(),
+                    },
+                );
+                log::warn!(target: "plugrack_host", "{error}");
+                return vec![self.push(Entry {
+                    refused_stamp: None,
+                    source: dir.to_owned(),
+                    origin,
+                    status: PluginStatus::Invalid(error),
+                    loaded: None,
+                    messages: vec![],
+                })];
+            }
+        };
+        found
+            .into_iter()
+            .map(|found| match found {
+                Found::Candidate(path) => self.load_path(&path, origin),
+                Found::Skipped { path, reason } => {
+                    log::debug!(target: "plugrack_host", "skipping {}: {reason}", path.display());
+                    self.push(Entry {
+                        refused_stamp: None,
+                        source: path,
+                        origin,
+                        status: PluginStatus::Skipped { reason },
+                        loaded: None,
+                        messages: vec![],
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// Loads one plugin file or plugin folder as an external plugin.
+    pub fn load_file(&self, path: &Path) -> PluginReport {
+        self.load_path(path, Origin::External)
+    }
+
+    fn load_path(&self, path: &Path, origin: Origin) -> PluginReport {
+        let entry = match self.open(path, None) {
+            Ok(loaded) => {
+                log::info!(target: "plugrack_host", "loaded plugin `{}` from {}", loaded.info.id, path.display());
+                self.subscribers.publish(PluginEvent::Loaded {
+                    id: loaded.info.id.clone(),
+                    source: path.to_owned(),
+                });
+                Entry {
+                    refused_stamp: None,
+                    source: path.to_owned(),
+                    origin,
+                    status: PluginStatus::Active,
+                    loaded: Some(loaded),
+                    messages: vec![],
+                }
+            }
+            Err(error) => {
+                log::warn!(target: "plugrack_host", "{error}");
+                self.subscribers.publish(PluginEvent::Refused {
+                    source: path.to_owned(),
+                    message: error.to_string(),
+                });
+                Entry {
+                    refused_stamp: None,
+                    source: path.to_owned(),
+                    origin,
+                    status: PluginStatus::Invalid(*error),
+                    loaded: None,
+                    messages: vec![],
+                }
+            }
+        };
+        self.push(entry)
+    }
+
+    fn push(&self, entry: Entry) -> PluginReport {
+        let report = Self::report(&entry);
+        let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+        // Loading the same source again replaces its entry.
+        state.retain(|e| e.source != entry.source);
+        state.push(entry);
+        report
+    }
+
+    fn find_loaded(&self, id: &str) -> Option<Arc<Loaded>> {
+        let state = self.state.read().unwrap_or_else(lock_poisoned);
+        state
+            .iter()
+            .filter_map(|e| e.loaded.as_ref())
+            .find(|l| l.info.id.eq_ignore_ascii_case(id))
+            .cloned()
+    }
+
+    fn report(entry: &Entry) -> PluginReport {
+        let loaded = entry.loaded.as_ref();
+        PluginReport {
+            path: entry.source.clone(),
+            origin: entry.origin,
+            info: loaded.map(|l| l.info.clone()),
+            status: entry.status.clone(),
+            messages: entry.messages.clone(),
+            load_time: loaded.map(|l| l.load_time),
+            loaded_at: loaded.map(|l| l.loaded_at),
+            metrics: loaded.map(|l| l.metrics.snapshot()).unwrap_or_default(),
+        }
+    }
+
+    /// One report per entry loaded so far, in load order.
+    pub fn reports(&self) -> Vec<PluginReport> {
+        self.state
+            .read()
+            .unwrap_or_else(lock_poisoned)
+            .iter()
+            .map(Self::report)
+            .collect()
+    }
+
+    /// The report of the plugin with this id (case-insensitive).
+    pub fn report_for(&self, id: &str) -> Option<PluginReport> {
+        let state = self.state.read().unwrap_or_else(lock_poisoned);
+        state.iter().find(|e| e.has_id(id)).map(Self::report)
+    }
+
+    /// The descriptor of a loaded plugin (ids compare case-insensitively).
+    pub fn info(&self, id: &str) -> Option<PluginInfo> {
+        self.find_loaded(id).map(|l| l.info.clone())
+    }
+
+    fn active(&self, id: &str) -> Result<Arc<Loaded>, CallError> {
+        let state = self.state.read().unwrap_or_else(lock_poisoned);
+        let entry = state
+            .iter()
+            .find(|e| e.has_id(id))
+            .ok_or_else(|| CallError::NotFound { id: id.into() })?;
+        let loaded = entry.loaded.clone().expect("found by loaded id");
+        match &entry.status {
+            PluginStatus::Disabled { reason } => Err(CallError::NotActive {
+                id: loaded.info.id.clone(),
+                reason: reason.clone(),
+            }),
+            _ => Ok(loaded),
+        }
+    }
+
+    /// The entries' sources, for the watcher.
+    pub(crate) fn sources(&self) -> Vec<PathBuf> {
+        self.state
+            .read()
+            .unwrap_or_else(lock_poisoned)
+            .iter()
+            .map(|e| e.source.clone())
+            .collect()
+    }
+
+    /// The folders to watch.
+    pub(crate) fn folders(&self) -> Vec<(PathBuf, Origin)> {
+        [
+            (&self.config.bundled_dir, Origin::Bundled),
+            (&self.config.external_dir, Origin::External),
+        ]
+        .into_iter()
+        .filter_map(|(d, o)| d.clone().map(|d| (d, o)))
+        .collect()
+    }
+
+    pub(crate) fn load_new(&self, path: &Path, origin: Origin) -> PluginReport {
+        match discovery::classify(path.to_owned()) {
+            Found::Candidate(path) => self.load_path(&path, origin),
+            Found::Skipped { path, reason } => self.push(Entry {
+                refused_stamp: None,
+                source: path,
+                origin,
+                status: PluginStatus::Skipped { reason },
+                loaded: None,
+                messages: vec![],
+            }),
+        }
+    }
+}
+
+/// A fresh folder for private copies: in `/dev/shm` when it is a memory file system that
+/// allows executable mappings (a copy there costs a memcpy; on a disk file system, creating
+/// and writing each copy dominated load time: 3-5 ms against 1 ms per plugin, see
+/// docs/benchmarks.md), else under the system's temporary folder.
+fn default_private_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    let shm_allows_exec = fs::read_to_string("/proc/self/mountinfo").is_ok_and(|info| {
+        info.lines().any(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            fields.get(4) == Some(&"/dev/shm")
+                && fields
+                    .get(5)
+                    .is_some_and(|opts| !opts.split(',').any(|o| o == "noexec"))
+        })
+    });
+    let builder = tempfile::Builder::new().prefix("plugin-host-").to_owned();
+    if shm_allows_exec {
+        if let Ok(dir) = builder.tempdir_in(shm) {
+            return dir;
+        }
+    }
+    builder
+        .tempdir()
+        .expect("create a private folder for plugin copies")
+}
+
+/// Identifies one build of a plugin entry: the library file's length, modification time and
+/// inode (a deploy by rename gives a new inode even within one clock tick).
+fn stamp_of(source: &Path) -> Option<(u64, SystemTime, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let library = discovery::resolve(source).ok()?.0;
+    let meta = fs::metadata(library).ok()?;
+    Some((meta.len(), meta.modified().ok()?, meta.ino()))
+}
+
+fn drain_instances(loaded: &Loaded) {
+    let drained: Vec<Slot> = {
+        let mut map = loaded.instances.lock().unwrap_or_else(lock_poisoned);
+        map.drain().map(|(_, slot)| slot).collect()
+    };
+    for slot in drained.into_iter().filter(|s| s.disabled.is_none()) {
+        if let Err(e) = slot.instance.disable() {
+            log::warn!(target: "plugrack_host", "{e}");
+        }
+    }
+}
+
+impl Drop for PluginManager {
+    fn drop(&mut self) {
+        let entries = std::mem::take(&mut *self.state.write().unwrap_or_else(lock_poisoned));
+        for loaded in entries.into_iter().filter_map(|e| e.loaded) {
+            let id = loaded.info.id.clone();
+            if let Err(e) = self.unload_now(loaded) {
+                self.unload_warnings.report(&id, &e);
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Opening one plugin: the checks that run before any of its code does (file, ELF,
+//! manifest and checksum), the private copy, handing the copy to where the plugin runs, the
+//! checks on its descriptor that need the other loaded plugins (manifest agreement, unique
+//! id), its log, and `on_load` within the time limit.
+
+use std::{
+    fs,
+    path::Path,
+    sync::{atomic::Ordering, Arc, Mutex},
+    time::{Instant, SystemTime},
+};
+
+use super::{stamp_of, Loaded, PluginManager};
+use crate::{
+    discovery,
+    error::{LoadError, Refusal},
+    loader::HostFacts,
+    logfile::{self, PluginLog},
+    preflight,
+    runner::{self, Failure},
+    services::BoundServices,
+};
+
+impl PluginManager {
+    /// Checks, copies, loads and starts the plugin at `path`. `replacing` is the id of the
+    /// plugin this load will replace, which may keep its id.
+    pub(super) fn open(
+        &self,
+        path: &Path,
+        replacing: Option<&str>,
+    ) -> Result<Arc<Loaded>, Box<LoadError>> {
+        let started = Instant::now();
+        let fail = |refusal: Refusal| Box::new(LoadError::new(path, refusal));
+        let (library, manifest) = discovery::resolve(path).map_err(fail)?;
+        let bytes = match fs::metadata(&library) {
+            Ok(meta) if !meta.is_file() => return Err(fail(Refusal::NotAFile)),
+            Ok(_) => fs::read(&library).map_err(|e| {
+                fail(Refusal::Unreadable {
+                    reason: e.to_string(),
+                })
+            })?,
+            Err(e) => {
+                return Err(fail(Refusal::Unreadable {
+                    reason: e.to_string(),
+                }))
+            }
+        };
+        preflight::inspect_bytes(&bytes).map_err(fail)?;
+        if let Some(manifest) = &manifest {
+            discovery::verify(manifest, &bytes).map_err(fail)?;
+        }
+        // Load a private copy: the dynamic loader shares one library per file, and a file
+        // overwritten in place while mapped crashes the process. A copy is never touched.
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let name = library
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let copy = self.private.path().join(format!("{generation}-{name}"));
+        fs::write(&copy, &bytes).map_err(|e| {
+            fail(Refusal::Unreadable {
+                reason: format!("cannot copy it to {}: {e}", copy.display()),
+            })
+        })?;
+        drop(bytes);
+
+        let opened_result = runner::open(
+            &copy,
+            path,
+            &HostFacts {
+                host_version: &self.config.host_version,
+            },
+        );
+        // The mapping keeps the data; the name is not needed once the library is open.
+        let _ = fs::remove_file(&copy);
+        let opened = opened_result?;
+        let id = opened.info.id.clone();
+        let with_id = |refusal: Refusal| Box::new(LoadError::new(path, refusal).with_id(&id));
+        if let Some(manifest) = &manifest {
+            for (field, in_manifest, in_library) in [
+                ("id", &manifest.plugin.id, &opened.info.id),
+                ("version", &manifest.plugin.version, &opened.info.version),
+            ] {
+                if in_manifest != in_library {
+                    return Err(with_id(Refusal::ManifestMismatch {
+                        field,
+                        manifest: in_manifest.clone(),
+                        library: in_library.clone(),
+                    }));
+                }
+            }
+        }
+        let is_replaced = |other: &str| replacing.is_some_and(|r| r.eq_ignore_ascii_case(other));
+        if let Some(other) = self.find_loaded(&id).filter(|l| !is_replaced(&l.info.id)) {
+            return Err(with_id(Refusal::DuplicateId {
+                id: id.clone(),
+                loaded_from: other.info.path.clone(),
+            }));
+        }
+
+        let level = self.log_level(&id);
+        let log = PluginLog::new(
+            &id,
+            level,
+            self.config.log_dir.as_deref(),
+            self.config.log_max_bytes,
+        )
+        .map_err(|e| {
+            with_id(Refusal::Unreadable {
+                reason: format!("cannot open its log file: {e}"),
+            })
+        })?;
+        let log = Arc::new(log);
+        let services = BoundServices::new(&id, None, Arc::clone(&self.shared), Arc::clone(&log));
+        match opened.runner.start(services, self.config.lifecycle_timeout) {
+            Err(Failure::TimedOut) => {
+                return Err(with_id(Refusal::OnLoadTimedOut {
+                    limit_ms: self.config.lifecycle_timeout.as_millis() as u64,
+                }))
+            }
+            Err(Failure::Plugin(error)) if error.kind == plugrack_api::ErrorKind::PANICKED => {
+                return Err(with_id(Refusal::OnLoadPanicked {
+                    message: error.message.into(),
+                }))
+            }
+            Err(Failure::Plugin(error)) => {
+                return Err(with_id(Refusal::OnLoadFailed {
+                    message: error.message.into(),
+                }))
+            }
+            Ok(()) => {}
+        }
+        Ok(Arc::new(Loaded {
+            stamp: stamp_of(path),
+            runner: opened.runner,
+            info: opened.info,
+            instances: Mutex::default(),
+            metrics: Arc::default(),
+            log,
+            load_time: started.elapsed(),
+            loaded_at: SystemTime::now(),
+        }))
+    }
+
+    pub(super) fn log_level(&self, id: &str) -> logfile::LevelFilter {
+        let from_env = std::env::var(logfile::level_variable(id))
+            .ok()
+            .and_then(|v| v.parse().ok());
+        from_env
+            .or_else(|| {
+                self.config
+                    .log_levels
+                    .get(&id.to_ascii_lowercase())
+                    .copied()
+            })
+            .unwrap_or(self.config.default_log_level)
+    }
+}

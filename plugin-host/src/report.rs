@@ -1,0 +1,124 @@
+//! What the manager reports about each entry of a plugins folder: the plugin's descriptor
+//! ([`PluginInfo`]), its state ([`PluginStatus`]) and the whole record ([`PluginReport`]).
+//! Plain data, shared by the bookkeeping, the loader and the command line.
+
+use std::{
+    fmt,
+    path::PathBuf,
+    time::{Duration, SystemTime},
+};
+
+use serde::Serialize;
+
+use crate::{discovery::Origin, error::LoadError, metrics::MetricsSnapshot};
+
+/// What a plugin says about itself, from its descriptor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PluginInfo {
+    /// Unique id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The plugin's version.
+    pub version: String,
+    /// Description.
+    pub description: String,
+    /// Authors.
+    pub authors: Vec<String>,
+    /// Home page.
+    pub homepage: String,
+    /// License.
+    pub license: String,
+    /// Host versions supported.
+    pub host_version_req: String,
+    /// Operating systems supported.
+    pub target_os: Vec<String>,
+    /// The plugrack-api version it was built against.
+    pub api_version: String,
+    /// Capability names.
+    pub capabilities: Vec<&'static str>,
+    /// The file or plugin folder it was loaded from.
+    pub path: PathBuf,
+}
+
+/// The state of one entry of a plugins folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginStatus {
+    /// Loaded and callable.
+    Active,
+    /// Loaded, but turned off (by the host application, or because `enable` failed).
+    Disabled {
+        /// Why.
+        reason: String,
+    },
+    /// Refused; the error says why and what to do.
+    Invalid(LoadError),
+    /// Not a plugin (a hidden file, a file without `.so`, a folder without `plugin.toml`).
+    Skipped {
+        /// Why it was passed over.
+        reason: String,
+    },
+}
+
+impl PluginStatus {
+    /// `active`, `disabled`, `invalid` or `skipped`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled { .. } => "disabled",
+            Self::Invalid(_) => "invalid",
+            Self::Skipped { .. } => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for PluginStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Active => f.write_str("active"),
+            Self::Disabled { reason } => write!(f, "disabled: {reason}"),
+            Self::Invalid(error) => write!(f, "invalid: {}", error.refusal),
+            Self::Skipped { reason } => write!(f, "skipped: {reason}"),
+        }
+    }
+}
+
+/// One entry of a plugins folder and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginReport {
+    /// The file or plugin folder.
+    pub path: PathBuf,
+    /// The folder it was found in.
+    pub origin: Origin,
+    /// The descriptor, when the plugin loaded.
+    pub info: Option<PluginInfo>,
+    /// Active, disabled, invalid or skipped.
+    pub status: PluginStatus,
+    /// Notes from later events (a refused reload, a stored configuration that no longer
+    /// validates), newest last.
+    pub messages: Vec<String>,
+    /// How long loading took (checks, copy, `dlopen`, `on_load`).
+    pub load_time: Option<Duration>,
+    /// When it was loaded.
+    pub loaded_at: Option<SystemTime>,
+    /// Calls, errors, panics and latency.
+    pub metrics: MetricsSnapshot,
+}
+
+impl PluginReport {
+    /// The load error, for an invalid plugin.
+    pub fn error(&self) -> Option<&LoadError> {
+        match &self.status {
+            PluginStatus::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The plugin's id, if known.
+    pub fn id(&self) -> Option<&str> {
+        self.info
+            .as_ref()
+            .map(|i| i.id.as_str())
+            .or_else(|| self.error().and_then(|e| e.id.as_deref()))
+    }
+}

@@ -1,0 +1,147 @@
+//! Where a plugin runs: the one narrow interface between the manager's bookkeeping (entries,
+//! statuses, instances, events, metrics, reload rules) and the code that actually holds a
+//! loaded plugin.
+//!
+//! Two sides, each an interface the bookkeeping calls without knowing which implementation
+//! answers:
+//!
+//! - [`Runner`]: one loaded plugin (start it, create instances, stop it). A trait object,
+//!   chosen once per load; never on a call's path.
+//! - [`InstanceCalls`]: one instance's entry points. [`Callee`] is the enum over the
+//!   implementations, so a call is one predictable `match`, with no virtual call, lock or
+//!   allocation added on the way to the plugin.
+//!
+//! The first implementation is [`library`]: the plugin's shared library opened in this
+//! process, its entry points called through abi_stable's vtables.
+
+use std::{path::Path, time::Duration};
+
+use plugrack_api::{
+    abi_stable::std_types::{RResult, RString, RVec},
+    Capabilities, HttpRequest, HttpResponse, KeyValue, PluginError, PluginModuleRef, RouteSpec,
+};
+
+use crate::{
+    error::LoadError, loader::HostFacts, report::PluginInfo, services::BoundServices, values::User,
+};
+
+pub(crate) mod library;
+
+/// Why an entry point did not return a value.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The plugin returned an error (a contained panic is kind `PANICKED`).
+    Plugin(PluginError),
+    /// It did not return within the time limit it was given.
+    TimedOut,
+}
+
+/// One loaded plugin, wherever it runs. Every method may be called from any thread.
+pub(crate) trait Runner: Send + Sync {
+    /// The capabilities its instances implement.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Runs `on_load` with `services` bound to the whole plugin, waiting at most `limit`.
+    fn start(&self, services: BoundServices, limit: Duration) -> Result<(), Failure>;
+
+    /// Creates the instance for `user`, with services bound to that user.
+    fn new_instance(&self, user: &User, services: BoundServices) -> Result<Callee, Failure>;
+
+    /// Runs `on_unload`, waiting at most `limit` when one is given. The caller has disabled
+    /// and released the instances first.
+    fn stop(&self, limit: Option<Duration>) -> Result<(), Failure>;
+
+    /// The root module, when the library is mapped into this process (for callers that go
+    /// straight through its vtables); `None` where the plugin runs elsewhere.
+    #[expect(dead_code, reason = "the hook for typed extension handles (issue 10)")]
+    fn module(&self) -> Option<PluginModuleRef>;
+}
+
+/// A plugin that passed every check up to `on_load`, and its descriptor.
+pub(crate) struct Opened {
+    pub runner: Box<dyn Runner>,
+    pub info: PluginInfo,
+}
+
+/// Opens the private copy `library` of the plugin at `path` (the file or folder the user
+/// put in the plugins folder, which errors name).
+pub(crate) fn open(
+    library: &Path,
+    path: &Path,
+    host: &HostFacts<'_>,
+) -> Result<Opened, Box<LoadError>> {
+    library::open(library, path, host)
+}
+
+/// One instance's entry points, as every place a plugin can run implements them, with the
+/// boundary's types. Each implementation answers in its own reply type, turned into a
+/// `Result` only after the call was counted and timed, and into a [`Failure`] only on the
+/// (cold) error path: the in-process success path stays what it was before the seam.
+pub(crate) trait InstanceCalls {
+    /// What a call answers.
+    type Reply<T>: Outcome<T>;
+    /// Turns the instance on.
+    fn enable(&self) -> Self::Reply<()>;
+    /// Turns the instance off.
+    fn disable(&self) -> Self::Reply<()>;
+    /// Capability `execute`.
+    fn execute(&self, label: &str, input: &[KeyValue]) -> Self::Reply<RVec<KeyValue>>;
+    /// Capability `http`: the routes.
+    fn routes(&self) -> Self::Reply<RVec<RouteSpec>>;
+    /// Capability `http`: one request.
+    fn handle_http(&self, request: HttpRequest) -> Self::Reply<HttpResponse>;
+    /// Capability `config`: the default text.
+    fn default_config(&self) -> Self::Reply<RString>;
+    /// Capability `config`: validate and apply.
+    fn set_config(&self, text: &str) -> Self::Reply<()>;
+    /// Capability `display`.
+    fn display(&self, location: &str) -> Self::Reply<RString>;
+}
+
+/// A reply that becomes a `Result`.
+pub(crate) trait Outcome<T> {
+    /// The error it carries.
+    type Error: Into<Failure>;
+    /// The reply as a `Result`.
+    fn into_outcome(self) -> Result<T, Self::Error>;
+}
+
+impl<T> Outcome<T> for RResult<T, PluginError> {
+    type Error = PluginError;
+    #[inline]
+    fn into_outcome(self) -> Result<T, PluginError> {
+        self.into_result()
+    }
+}
+
+impl<T, E: Into<Failure>> Outcome<T> for Result<T, E> {
+    type Error = E;
+    #[inline]
+    fn into_outcome(self) -> Self {
+        self
+    }
+}
+
+impl From<PluginError> for Failure {
+    fn from(error: PluginError) -> Self {
+        Self::Plugin(error)
+    }
+}
+
+/// An instance, wherever its plugin runs.
+pub(crate) enum Callee {
+    /// In this process.
+    Library(library::LibraryInstance),
+}
+
+/// `with_callee!(callee, |instance| body)`: runs `body` with `instance` bound to the
+/// implementation behind the enum, one arm per place a plugin can run. The body is compiled
+/// once per arm, so each sees its implementation's concrete types.
+macro_rules! with_callee {
+    ($callee:expr, |$instance:ident| $body:expr) => {
+        match $callee {
+            $crate::runner::Callee::Library($instance) => $body,
+        }
+    };
+}
+pub(crate) use with_callee;
