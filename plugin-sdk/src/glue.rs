@@ -26,8 +26,10 @@ use plugrack_api::{
 };
 
 use crate::{
-    logging, panic::guard, value, Configurer, Displayer, Error, Executor, HttpHandler, Instance,
-    Plugin, Request, Response, Result, Route, Services, User, Values,
+    logging,
+    panic::{guard, guard_lifecycle},
+    value, Configurer, Displayer, Error, Executor, HttpHandler, Instance, Plugin, Request,
+    Response, Result, Route, Services, User, Values,
 };
 
 /// Implemented by the export macro for the plugin type.
@@ -221,7 +223,7 @@ extern "C" fn on_load<P: ExportedPlugin>(services: HostServicesBox) -> RResult<(
     }
     let services = Services::new(services);
     logging::forward_to(Some(services.clone()));
-    guard("on_load", || {
+    guard_lifecycle("on_load", || {
         let plugin = P::load(&services)?;
         P::state().replace(Some(Arc::new(plugin)));
         Ok(())
@@ -229,7 +231,7 @@ extern "C" fn on_load<P: ExportedPlugin>(services: HostServicesBox) -> RResult<(
 }
 
 extern "C" fn on_unload<P: ExportedPlugin>() -> RResult<(), PluginError> {
-    let result = guard("on_unload", || match P::state().replace(None) {
+    let result = guard_lifecycle("on_unload", || match P::state().replace(None) {
         Some(plugin) => Ok(plugin.unload()?),
         None => Ok(()),
     });
@@ -241,7 +243,7 @@ extern "C" fn new_instance<P: ExportedPlugin>(
     user: UserContext,
     services: HostServicesBox,
 ) -> RResult<PluginInstanceBox, PluginError> {
-    guard("new_instance", || {
+    guard_lifecycle("new_instance", || {
         let plugin = P::state().get().ok_or_else(|| {
             PluginError::new(
                 ErrorKind::UNAVAILABLE,

@@ -374,6 +374,21 @@ fn cli_call_runs_an_operation_and_reports_failures_with_exit_codes() {
     );
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.trim(), "greeting = Hello, World!");
+    assert_eq!(
+        stderr, "",
+        "nothing went wrong in this call: quiet, though panicky's on_unload panics at exit"
+    );
+    let (code, _, stderr) = run_cli(
+        &["call", "-v", "showcase", "greet", "name=World"],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let unload_lines: Vec<&str> = stderr.lines().filter(|l| l.contains("on_unload")).collect();
+    assert!(
+        unload_lines.len() == 1 && unload_lines[0].starts_with("[warn plugrack_host]"),
+        "the unload panic is one warning: {stderr}"
+    );
 
     let (code, stdout, _) = run_cli(
         &["call", "showcase", "echo", "n:=42", "flag:=true", "--json"],
