@@ -1,0 +1,170 @@
+//! The command line: `plugin-server --plugins-dir DIR --data-dir DIR [--listen ADDR] ...`.
+//!
+//! Exit codes: [`EXIT_SUCCESS`] after a clean shutdown (Ctrl-C or SIGTERM), [`EXIT_FAILURE`]
+//! when the server cannot start or fails, [`EXIT_USAGE`] for a refused command line.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::Parser;
+
+use crate::{
+    calls::CallMode,
+    config::ServerConfig,
+    server::{Server, ADMIN_PASSWORD_VARIABLE},
+};
+
+/// Exit code: stopped cleanly.
+pub const EXIT_SUCCESS: u8 = 0;
+/// Exit code: could not start, or failed while serving.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code: the command line was refused.
+pub const EXIT_USAGE: u8 = 2;
+
+/// The plugrack reference server: plugins over HTTP, per-user instances, webhooks, a web page.
+#[derive(Debug, Parser)]
+#[command(name = "plugin-server", version)]
+pub struct Args {
+    /// The external plugins folder: watched, and where uploaded packages are installed.
+    #[arg(long, value_name = "DIR", env = "PLUGINS_DIR")]
+    pub plugins_dir: PathBuf,
+    /// Plugins shipped with the server (they win an id over external ones).
+    #[arg(long, value_name = "DIR")]
+    pub bundled_dir: Option<PathBuf>,
+    /// The database, plugin storage and configurations, and per-plugin logs.
+    #[arg(long, value_name = "DIR", env = "PLUGIN_SERVER_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// The address to listen on.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080",
+        env = "PLUGIN_SERVER_LISTEN"
+    )]
+    pub listen: SocketAddr,
+    /// The URL people reach the server at (webhook URLs, plugins' display text); default:
+    /// `http://` and the request's Host header.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// The host version plugins' `host-version` requirements are checked against.
+    #[arg(long, value_name = "SEMVER", default_value = "1.0.0")]
+    pub host_version: semver::Version,
+    /// The largest request body a plugin route accepts, in KiB.
+    #[arg(long, value_name = "KIB", default_value_t = 1024)]
+    pub max_body_kib: usize,
+    /// The largest package accepted by upload or download, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub max_package_mib: usize,
+    /// How long a package download may take, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub fetch_timeout_secs: u64,
+    /// How long a plugin's on_load and on_unload may take, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub lifecycle_timeout_ms: u64,
+    /// How plugin calls run: block-in-place, spawn-blocking or inline (see docs/server.md).
+    #[arg(long, value_name = "MODE", default_value = "block-in-place")]
+    pub calls: CallMode,
+    /// How long in-flight requests may run after Ctrl-C or SIGTERM, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Args {
+    /// The server's settings.
+    pub fn config(&self) -> ServerConfig {
+        let mut config = ServerConfig::new(&self.plugins_dir, &self.data_dir);
+        config.bundled_dir = self.bundled_dir.clone();
+        config.listen = self.listen;
+        config.public_url = self.public_url.clone();
+        config.host_version = self.host_version.clone();
+        config.max_body_bytes = self.max_body_kib << 10;
+        config.max_package_bytes = self.max_package_mib << 20;
+        config.fetch_timeout = Duration::from_secs(self.fetch_timeout_secs);
+        config.lifecycle_timeout = Duration::from_millis(self.lifecycle_timeout_ms);
+        config.calls = self.calls;
+        config.shutdown_grace = Duration::from_secs(self.shutdown_grace_secs);
+        config.admin_password = std::env::var(ADMIN_PASSWORD_VARIABLE).ok();
+        config
+    }
+}
+
+/// Parses the command line, runs the server until Ctrl-C or SIGTERM, prints any error
+/// with its causes, and returns the exit code.
+pub fn main_entry() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_SUCCESS
+            });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PLUGIN_SERVER_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(run(args.config())) {
+        Ok(()) => ExitCode::from(EXIT_SUCCESS),
+        Err(error) => {
+            eprintln!("error: {error}");
+            let mut source = error.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+async fn run(config: ServerConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let server = Server::start(config).await?;
+    if let Some(admin) = &server.first_admin {
+        match &admin.generated_password {
+            Some(password) => eprintln!(
+                "created the administrator `{}` with the password `{password}` (shown only this once; set {ADMIN_PASSWORD_VARIABLE} to choose it)",
+                admin.name
+            ),
+            None => eprintln!(
+                "created the administrator `{}` with the password from {ADMIN_PASSWORD_VARIABLE}",
+                admin.name
+            ),
+        }
+    }
+    // Tests and scripts read this line to learn the address (port 0 picks one).
+    println!("plugin-server listening on http://{}", server.local_addr());
+    server.serve(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: stopping"),
+        _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
+    }
+}
