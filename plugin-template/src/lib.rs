@@ -3,6 +3,8 @@
 //! - `execute`: the operation `hello` greets `name` (or the calling user);
 //! - `config`: the greeting word is configurable, and an empty one is refused;
 //! - `display`: a line of markdown for the host's user interface;
+//! - `http`: a webhook, `POST /webhook`, whose body becomes a message for the user (gotify's
+//!   idiom; plugin-server mounts it at `/plugin/<id>/custom/<token>/webhook`);
 //! - `log`: records go to the host's log for this plugin.
 //!
 //! Try it after deploying: `plugin-host call --plugins-dir DIR <id> hello name=Ada`.
@@ -34,6 +36,7 @@ impl Default for Config {
 /// One user's instance: the host may call it from many threads at once.
 pub struct TemplateInstance {
     user: User,
+    services: Services,
     config: Mutex<Config>,
 }
 
@@ -52,9 +55,10 @@ impl Plugin for TemplatePlugin {
         Ok(TemplatePlugin)
     }
 
-    fn new_instance(&self, user: &User, _services: Services) -> Result<TemplateInstance> {
+    fn new_instance(&self, user: &User, services: Services) -> Result<TemplateInstance> {
         Ok(TemplateInstance {
             user: user.clone(),
+            services,
             config: Mutex::new(Config::default()),
         })
     }
@@ -81,6 +85,19 @@ impl Executor for TemplateInstance {
                 "no operation labelled `{other}`; try `hello`"
             ))),
         }
+    }
+}
+
+impl HttpHandler for TemplateInstance {
+    fn routes(&self) -> Vec<Route> {
+        vec![Route::new("POST", "/webhook", "webhook")]
+    }
+
+    fn handle(&self, request: Request) -> Result<Response> {
+        let text = String::from_utf8_lossy(&request.body);
+        self.services.send(Message::new("Webhook", text.as_ref()))?;
+        let answer = format!("{}, {}! Message sent.", self.greeting(), self.user.name);
+        Ok(Response::text(answer))
     }
 }
 
@@ -121,7 +138,10 @@ mod tests {
     #[test]
     fn hello_greets_by_name_or_as_the_user() {
         let harness = Harness::<TemplatePlugin>::load().unwrap();
-        assert_eq!(harness.capabilities(), ["execute", "config", "display"]);
+        assert_eq!(
+            harness.capabilities(),
+            ["execute", "http", "config", "display"]
+        );
         let ada = harness.instance(User::new(1, "Ada")).unwrap();
 
         let out = ada.execute("hello", Values::new()).unwrap();
@@ -134,6 +154,21 @@ mod tests {
 
         let err = ada.execute("bye", Values::new()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NOT_FOUND);
+    }
+
+    #[test]
+    fn the_webhook_turns_its_body_into_a_message() {
+        let harness = Harness::<TemplatePlugin>::load().unwrap();
+        let ada = harness.instance(User::new(1, "Ada")).unwrap();
+        let mut request = Request::new("webhook", "POST", "/webhook");
+        request.body = b"backup done".to_vec();
+        let response = ada.http(request).unwrap();
+        assert_eq!(response.body, b"Hello, Ada! Message sent.");
+        let (_, message) = &harness.messages()[0];
+        assert_eq!(
+            (message.title.as_str(), message.message.as_str()),
+            ("Webhook", "backup done")
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Shared machinery of the end-to-end tests: builds every plugin the tests load, once per
 //! test binary, with real cargo invocations into dedicated target folders.
 //!
-//! - the workspace's example plugins and the `plugin-host` binary (pinned stable toolchain);
+//! - the workspace's example plugins ([`example_plugins`], also used by plugin-server's
+//!   tests) and the `plugin-host` binary (pinned stable toolchain);
 //! - the showcase plugin cross-built for aarch64 (a plugin for the wrong architecture);
 //! - the showcase plugin built with the installed nightly toolchain (another compiler);
 //! - a plugin written without the SDK, built against each frozen release of `plugrack-api`
@@ -15,10 +16,14 @@ use std::{
     path::{Path, PathBuf},
     process::Command,
     sync::OnceLock,
-    time::Instant,
 };
 
+mod examples;
+
+pub use examples::{example_plugins, workspace_root, ExamplePlugins};
 pub use plugrack_host;
+
+use examples::{cargo, run};
 
 /// Every file the tests need, built.
 #[derive(Debug)]
@@ -49,80 +54,16 @@ pub struct Artifacts {
     pub raw_api_layout: PathBuf,
 }
 
-/// The repository's root folder.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_owned()
-}
-
 /// Builds everything once per process and returns where it is.
 pub fn artifacts() -> &'static Artifacts {
     static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
     ARTIFACTS.get_or_init(build_all)
 }
 
-fn cargo(toolchain: Option<&str>) -> Command {
-    let mut cmd = Command::new("cargo");
-    if let Some(toolchain) = toolchain {
-        cmd.arg(format!("+{toolchain}"));
-    }
-    // The outer `cargo test` exports variables that would pin the inner builds to its own
-    // toolchain and flags; the inner builds choose their own.
-    for var in [
-        "RUSTUP_TOOLCHAIN",
-        "RUSTC",
-        "RUSTDOC",
-        "RUSTC_WRAPPER",
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-fn run(mut cmd: Command, what: &str) {
-    let started = Instant::now();
-    let shown = format!("{cmd:?}");
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run cargo for {what}: {e}\n  command: {shown}"));
-    if !output.status.success() {
-        panic!(
-            "building {what} failed ({})\n  command: {shown}\n  hint: run `scripts/setup.sh` to install the toolchains, targets and linkers\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    eprintln!(
-        "[plugin-tests] built {what} in {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-}
-
 fn build_all() -> Artifacts {
     let root = workspace_root();
     let target = root.join("target").join("e2e");
-
-    let mut cmd = cargo(None);
-    cmd.current_dir(&root)
-        .args(["build", "--target-dir"])
-        .arg(&target);
-    for package in [
-        "showcase",
-        "panicky",
-        "plugin-template",
-        "bench-plugin",
-        "not-a-plugin",
-    ] {
-        cmd.args(["-p", package]);
-    }
-    cmd.arg("--lib");
-    run(cmd, "the example plugins");
+    let examples = example_plugins();
     let mut cmd = cargo(None);
     cmd.current_dir(&root)
         .args([
@@ -202,11 +143,11 @@ fn build_all() -> Artifacts {
     );
 
     Artifacts {
-        showcase: debug.join("libshowcase.so"),
-        panicky: debug.join("libpanicky.so"),
-        template: debug.join("libplugin_template.so"),
-        bench: debug.join("libbench_plugin.so"),
-        not_a_plugin: debug.join("libnot_a_plugin.so"),
+        showcase: examples.showcase.clone(),
+        panicky: examples.panicky.clone(),
+        template: examples.template.clone(),
+        bench: examples.bench.clone(),
+        not_a_plugin: examples.not_a_plugin.clone(),
         plugin_host_bin: debug.join("plugin-host"),
         showcase_aarch64: target.join("aarch64-unknown-linux-gnu/debug/libshowcase.so"),
         showcase_nightly: nightly_target.join("debug/libshowcase.so"),

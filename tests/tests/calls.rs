@@ -96,7 +96,13 @@ fn http_config_and_display_round_trip() {
             .iter()
             .map(|r| (r.method.as_str(), r.path.as_str()))
             .collect::<Vec<_>>(),
-        [("GET", "/hello"), ("POST", "/echo")]
+        [
+            ("GET", "/hello"),
+            ("POST", "/echo"),
+            ("POST", "/notify"),
+            ("GET", "/items/:id"),
+            ("POST", "/count")
+        ]
     );
     let echo = bob
         .handle_http(Request {

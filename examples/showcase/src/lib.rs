@@ -5,7 +5,10 @@
 //!
 //! - execute labels: `greet`, `echo`, `count` (per-user counter in storage), `notify`
 //!   (messenger), `log` (logger), `config` (current configuration), `host` (host version);
-//! - HTTP: `GET /hello` and `POST /echo`;
+//! - HTTP: `GET /hello` (`?delay_ms=N`, at most 5000, answers slowly, for tests of a host
+//!   that must not stall), `POST /echo`, `POST /notify` (gotify's webhook: the body becomes
+//!   a message for the instance's user), `GET /items/:id` (a route with a parameter),
+//!   `POST /count` (the `count` operation, over HTTP);
 //! - configuration: `{"greeting": "...", "max_count": N}`, refusing an empty greeting;
 //! - display: a markdown summary for the user.
 
@@ -174,12 +177,37 @@ impl HttpHandler for ShowcaseInstance {
         vec![
             Route::new("GET", "/hello", "hello"),
             Route::new("POST", "/echo", "echo"),
+            Route::new("POST", "/notify", "notify"),
+            Route::new("GET", "/items/:id", "item"),
+            Route::new("POST", "/count", "count"),
         ]
     }
 
     fn handle(&self, request: Request) -> Result<Response> {
         match request.label.as_str() {
-            "hello" => Ok(Response::text(self.greeting(&self.user.name))),
+            "hello" => {
+                let delay = query_value(&request.query, "delay_ms")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+                    .min(5000);
+                std::thread::sleep(std::time::Duration::from_millis(delay));
+                Ok(Response::text(self.greeting(&self.user.name)))
+            }
+            "notify" => {
+                let text = String::from_utf8_lossy(&request.body).into_owned();
+                let title = query_value(&request.query, "title").unwrap_or("Webhook");
+                self.services.send(Message::new(title, text))?;
+                Ok(Response::status(202).with_body(b"sent".to_vec()))
+            }
+            "count" => {
+                let out = self.execute("count", Values::new())?;
+                let count = out.get("count").and_then(Value::as_int).unwrap_or(0);
+                Ok(Response::json(&serde_json::json!({ "count": count })))
+            }
+            "item" => {
+                let id = request.path.rsplit('/').next().unwrap_or_default();
+                Ok(Response::json(&serde_json::json!({ "item": id })))
+            }
             "echo" => {
                 let content_type = request
                     .header("content-type")
@@ -193,6 +221,15 @@ impl HttpHandler for ShowcaseInstance {
                 .with_body(format!("no route labelled `{other}`").into_bytes())),
         }
     }
+}
+
+/// The value of `key` in a query string (no percent-decoding: the tests send plain words).
+fn query_value<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
 }
 
 impl Configurer for ShowcaseInstance {
@@ -215,7 +252,7 @@ impl Displayer for ShowcaseInstance {
     fn display(&self, location: &str) -> Result<String> {
         let config = self.config();
         Ok(format!(
-            "## Showcase\n\nHello **{}**. Greeting: `{}`. Try `{location}/plugin/showcase/hello`.\n",
+            "## Showcase\n\nHello **{}**. Greeting: {}. Try `{location}/plugin/showcase/hello`.\n",
             self.user.name, config.greeting
         ))
     }
@@ -246,6 +283,10 @@ mod tests {
             .unwrap();
         let hello = alice.http(Request::new("hello", "GET", "/hello")).unwrap();
         assert_eq!(hello.body, b"Howdy, alice!");
+        let item = alice
+            .http(Request::new("item", "GET", "/items/42"))
+            .unwrap();
+        assert_eq!(item.body, br#"{"item":"42"}"#);
 
         let err = alice
             .set_config(r#"{"greeting": " ", "max_count": 2}"#)
