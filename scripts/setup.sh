@@ -10,8 +10,10 @@ if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 
 # Debian packages: cross linkers for the foreign targets and qemu-user to run their binaries.
 # The libc6-dev-*-cross packages are only Recommends of the gcc cross packages, so name them.
+# Chromium, its WebDriver and a font: plugin-server's browser test drives the page headless.
 APT_PACKAGES=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-i686-linux-gnu
-  libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-i386-cross qemu-user)
+  libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-i386-cross qemu-user
+  chromium chromium-driver fonts-dejavu-core curl)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

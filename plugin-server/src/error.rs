@@ -177,7 +177,13 @@ impl ApiError {
                 self.to_string(),
                 Some(format!("send less, or start the server with a larger `{setting}`")),
             ),
-            Self::Package(error) => split_hint(&error.to_string()),
+            Self::Package(error) => {
+                let (error, hint) = split_hint(&error.to_string());
+                let hint = hint.unwrap_or_else(|| {
+                    "make the package with `plugin-build package` and send it whole".into()
+                });
+                (error, Some(hint))
+            }
             Self::LoadRefused { message } => split_hint(message),
             Self::Call(error) => (error.to_string(), call_hint(error)),
             Self::PluginRoute(error) => (

@@ -97,17 +97,23 @@ pub async fn install(
         }
         other => other,
     };
-    let report = |app: &AppState| {
-        app.manager
-            .reports()
-            .into_iter()
-            .find(|r| r.path == installed.folder)
-            .ok_or_else(|| {
-                ApiError::Internal(format!(
-                    "`{}` is installed but not listed",
-                    installed.folder.display()
-                ))
-            })
+    // The host publishes its event just before it records the entry: look for a moment.
+    let folder = installed.folder.clone();
+    let mut report = None;
+    for _ in 0..200 {
+        report = app.manager.reports().into_iter().find(|r| r.path == folder);
+        if report.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let report = |_: &AppState| {
+        report.ok_or_else(|| {
+            ApiError::Internal(format!(
+                "`{}` is installed but not listed",
+                folder.display()
+            ))
+        })
     };
     match verdict {
         Verdict::Loaded => Ok((StatusCode::CREATED, report(app)?)),

@@ -85,6 +85,7 @@ pub async fn by_credentials(
     serve(&app, &id, &host_user(&user), &rest, request).await
 }
 
+/// Answers a request with the user's instance, counting the answer per plugin and status.
 async fn serve(
     app: &Arc<AppState>,
     id: &str,
@@ -96,6 +97,23 @@ async fn serve(
         plugrack_host::CallError::Plugin { .. } => ApiError::PluginRoute(error),
         _ => not_found(id),
     })?;
+    let plugin = instance.plugin_id().to_owned();
+    let result = answer(app, instance, user, rest, request).await;
+    let status = match &result {
+        Ok(response) => response.status(),
+        Err(error) => error.status(),
+    };
+    app.metrics.count_response(&plugin, status.as_u16());
+    result
+}
+
+async fn answer(
+    app: &Arc<AppState>,
+    instance: Instance,
+    user: &User,
+    rest: &str,
+    request: Request,
+) -> Result<Response, ApiError> {
     let id = instance.plugin_id().to_owned();
     if !instance
         .capabilities()
@@ -158,15 +176,7 @@ async fn serve(
         move || instance.handle_http(plugin_request),
     )
     .await?;
-    let response = match answer {
-        Ok(response) => response,
-        Err(error) => {
-            app.metrics.count_response(&id, 500);
-            return Err(ApiError::PluginRoute(error));
-        }
-    };
-    app.metrics.count_response(&id, response.status);
-    into_response(&id, response)
+    into_response(&id, answer.map_err(ApiError::PluginRoute)?)
 }
 
 async fn route_table(

@@ -68,7 +68,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn api_fallback(uri: axum::http::Uri) -> ApiError {
+async fn api_fallback(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> ApiError {
     ApiError::NotFound {
         what: format!("no API endpoint `{}`", uri.path()),
         hint: Some("the endpoints are listed in /api/openapi.json".into()),

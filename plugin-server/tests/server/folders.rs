@@ -1,0 +1,176 @@
+//! The server's life: plugins deployed into the watched folder while it runs, state that
+//! survives a restart, and a graceful stop on SIGTERM.
+
+use std::{thread, time::Duration};
+
+use reqwest::Method;
+
+use crate::support::{deploy_file, example_plugins, json, EventStream, TestServer};
+
+#[test]
+fn a_deployed_plugin_appears_a_replaced_one_reloads_a_removed_one_disappears() {
+    let server = TestServer::start(&[]);
+    let token = json(server.admin(Method::POST, "/api/tokens").send().unwrap())["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let events = EventStream::open(&server, &token);
+    let template = &example_plugins().template;
+
+    deploy_file(template, &server.plugins, "template.so");
+    assert_eq!(events.next("loaded")["id"], "plugin-template");
+    server.eventually("the deployed plugin is listed", || {
+        server.statuses() == [("plugin-template".to_owned(), "active".to_owned())]
+    });
+    let hook = server.enable("plugin-template");
+    let answer = |hook: &str| server.client.post(format!("{hook}webhook")).send().unwrap();
+    assert_eq!(answer(&hook).status(), 200);
+
+    // A new build of the same file: reloaded in place, the user's instance and token stay.
+    deploy_file(template, &server.plugins, "template.so");
+    assert_eq!(events.next("reloaded")["id"], "plugin-template");
+    let view = server.plugin("plugin-template");
+    assert!(
+        view["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m.as_str().unwrap().starts_with("reloaded:")),
+        "{view}"
+    );
+    assert_eq!(view["webhook_url"].as_str(), Some(hook.as_str()));
+    assert_eq!(answer(&hook).text().unwrap(), "Hello, admin! Message sent.");
+
+    // A broken build is refused and the running one kept.
+    std::fs::write(
+        server.plugins.join(".cut.tmp"),
+        &std::fs::read(template).unwrap()[..50_000],
+    )
+    .unwrap();
+    std::fs::rename(
+        server.plugins.join(".cut.tmp"),
+        server.plugins.join("template.so"),
+    )
+    .unwrap();
+    let refusal = events.next("reload-refused");
+    assert!(
+        refusal["message"]
+            .as_str()
+            .unwrap()
+            .contains("the running one is kept"),
+        "{refusal}"
+    );
+    assert_eq!(
+        answer(&hook).status(),
+        200,
+        "the running build still answers"
+    );
+
+    std::fs::remove_file(server.plugins.join("template.so")).unwrap();
+    assert_eq!(events.next("unloaded")["id"], "plugin-template");
+    server.eventually("the removed plugin is gone", || {
+        server.statuses().is_empty()
+    });
+    assert_eq!(answer(&hook).status(), 404);
+}
+
+#[test]
+fn users_tokens_switches_configuration_storage_and_messages_survive_a_restart() {
+    let examples = example_plugins();
+    let mut server = TestServer::start(&[("showcase.so", &examples.showcase)]);
+    let bob = server.user("bob");
+    let hook = server.enable("showcase");
+    let put = server
+        .admin(Method::PUT, "/api/plugins/showcase/config")
+        .body(r#"{"greeting": "Salut", "max_count": 100}"#)
+        .send()
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let count = |hook: &str| {
+        json(server.client.post(format!("{hook}count")).send().unwrap())["count"].as_i64()
+    };
+    assert_eq!(count(&hook), Some(1));
+    assert_eq!(count(&hook), Some(2));
+    let sent = server
+        .client
+        .post(format!("{hook}notify"))
+        .body("before the restart")
+        .send()
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+
+    let status = server.restart();
+    assert!(status.success(), "SIGTERM is a clean stop: {status}");
+    assert!(
+        !server.stderr().contains("created the administrator"),
+        "the administrator is created once"
+    );
+
+    let view = server.plugin("showcase");
+    assert_eq!(view["enabled"], true);
+    let token = |url: &str| url.rsplit("/custom/").next().unwrap().to_owned();
+    let new_hook = view["webhook_url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        token(&new_hook),
+        token(&hook),
+        "the same token after a restart (on a new port)"
+    );
+    let hook = new_hook;
+    assert_eq!(
+        server
+            .client
+            .get(format!("{hook}hello"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+        "Salut, admin!"
+    );
+    let count = json(server.client.post(format!("{hook}count")).send().unwrap())["count"].as_i64();
+    assert_eq!(count, Some(3), "the instance's storage survived");
+    let config = json(
+        server
+            .admin(Method::GET, "/api/plugins/showcase/config")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(config["stored"], true);
+    let messages = json(server.admin(Method::GET, "/api/messages").send().unwrap());
+    assert_eq!(messages[0]["message"], "before the restart");
+    let me = server
+        .with_token(&bob, Method::GET, "/api/user")
+        .send()
+        .unwrap();
+    assert_eq!(json(me)["name"], "bob", "tokens survive");
+    assert!(server.data.join("logs/plugin-showcase.log").is_file());
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish_then_unloads_the_plugins() {
+    let examples = example_plugins();
+    let mut server = TestServer::start(&[("showcase.so", &examples.showcase)]);
+    let hook = server.enable("showcase");
+    let client = server.client.clone();
+    let slow = thread::spawn(move || {
+        let response = client
+            .get(format!("{hook}hello?delay_ms=1500"))
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    });
+    thread::sleep(Duration::from_millis(400));
+    server.signal_stop();
+    let (status, body) = slow.join().unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "Hello, admin!"),
+        "the in-flight request finished"
+    );
+    let exit = server.wait();
+    assert!(exit.success(), "{exit}");
+    let stderr = server.stderr();
+    assert!(stderr.contains("SIGTERM: stopping"), "{stderr}");
+    assert!(stderr.contains("unloaded 1 plugins; stopped"), "{stderr}");
+    let log = std::fs::read_to_string(server.data.join("logs/plugin-showcase.log")).unwrap();
+    assert!(log.contains("showcase unloading"), "on_unload ran: {log}");
+}
