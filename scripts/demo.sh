@@ -3,7 +3,8 @@
 # template, capped to this workspace's Cargo.lock, built for this machine and for arm64,
 # packaged, verified and deployed into a plugins folder, listed and called by the host; a
 # tampered package is refused. Then the host's side: the example plugins in a folder next to
-# files that are not valid plugins, listed, called and refused.
+# files that are not valid plugins, listed, called and refused. Last, plugin-server runs the
+# deployed plugin on 127.0.0.1: its API and its webhook are called with curl, then it stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -13,8 +14,8 @@ bash scripts/setup.sh >/dev/null
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
 
-step "Building the plugin-build and plugin-host tools"
-cargo build --release -p plugrack-build -p plugrack-host --bins
+step "Building the plugin-build, plugin-host and plugin-server tools"
+cargo build --release -p plugrack-build -p plugrack-host -p plugrack-server --bins
 # Builds go to the workspace's target folder (or $CARGO_TARGET_DIR), the new plugin's too, so
 # the crates it shares with the workspace compile once.
 target=${CARGO_TARGET_DIR:-$root/target}
@@ -24,7 +25,9 @@ host=plugin-host
 work=$(mktemp -d "${TMPDIR:-/tmp}/plugin-demo.XXXXXX")
 deployed=$(mktemp -d "${TMPDIR:-/tmp}/deployed.XXXXXX")
 plugins=$(mktemp -d "${TMPDIR:-/tmp}/plugins.XXXXXX")
-trap 'rm -rf "$work" "$deployed" "$plugins"' EXIT
+data=$(mktemp -d "${TMPDIR:-/tmp}/server-data.XXXXXX")
+server_pid=""
+trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work" "$deployed" "$plugins" "$data"' EXIT
 
 step "1. plugin-build new: a plugin project from the template (offline, embedded in the tool)"
 cd "$work"
@@ -111,3 +114,40 @@ set -e
 
 step "plugin-host list --json (first entry)"
 "$host" list --plugins-dir "$plugins" --json | head -n 20
+
+step "9. plugin-server: the plugin deployed in step 6, behind a REST API and its webhook"
+password=demo-password-1
+PLUGIN_SERVER_ADMIN_PASSWORD=$password plugin-server --plugins-dir "$deployed" --data-dir "$data" \
+  --listen 127.0.0.1:0 >"$work/server.out" 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 100); do
+  grep -q "listening on" "$work/server.out" 2>/dev/null && break
+  sleep 0.1
+done
+base=$(sed -n 's/^plugin-server listening on //p' "$work/server.out")
+[ -n "$base" ] || { cat "$work/server.log"; exit 1; }
+echo "plugin-server (pid $server_pid) listens on $base; the first administrator is admin / $password"
+api() { curl -sS -u "admin:$password" "$@"; echo; }
+run curl -sS "$base/health"; echo
+run api "$base/api/plugins/org.example.hello"
+run api -X POST "$base/api/plugins/org.example.hello/enable"
+webhook=$(api "$base/api/plugins/org.example.hello" | python3 -c 'import json, sys; print(json.load(sys.stdin)["webhook_url"])')
+echo "the webhook needs no credentials: its token names admin's instance"
+run curl -sS -X POST --data 'deployed by demo.sh' "${webhook}webhook"; echo
+run api "$base/api/messages"
+echo "a configuration the plugin refuses (400, the current one stays), then one it accepts:"
+run api -X PUT --data '{"greeting": " "}' "$base/api/plugins/org.example.hello/config"
+run api -X PUT --data '{"greeting": "Howdy"}' "$base/api/plugins/org.example.hello/config"
+run curl -sS -X POST --data 'again' "${webhook}webhook"; echo
+run api "$base/api/plugins/org.example.hello/display"
+run curl -sS -o /dev/null -w 'without credentials: HTTP %{http_code}\n' "$base/api/plugins"
+echo "Prometheus metrics of the plugin:"
+api "$base/metrics" | grep -E '^plugin_(calls|errors|panics)_total\{plugin="org.example.hello"\}'
+kill -TERM "$server_pid"
+status=0
+wait "$server_pid" || status=$?
+server_pid=""
+echo "plugin-server stopped on SIGTERM, exit code $status:"
+grep -E 'SIGTERM|unloaded' "$work/server.log"
+[ "$status" -eq 0 ]
+echo "To keep a server running and open its page, see docs/server.md (plugin-server --plugins-dir DIR --data-dir DIR, then http://127.0.0.1:8080/)."

@@ -226,7 +226,8 @@ impl Server {
         let mut started = shutdown.subscribe();
         tokio::select! {
             result = &mut serve => result?,
-            _ = started.wait_for(|stopping| *stopping) => {
+            // The `Ref` that `wait_for` returns holds a lock: drop it before awaiting more.
+            _ = async { let _ = started.wait_for(|stopping| *stopping).await; } => {
                 tracing::info!("shutting down: letting in-flight requests finish");
                 match tokio::time::timeout(state.config.shutdown_grace, &mut serve).await {
                     Ok(result) => result?,

@@ -1,0 +1,213 @@
+//! Requests per second and latency of a plugin route against a plain axum route returning
+//! the same body, in the same server and the same run, over HTTP on 127.0.0.1.
+//!
+//! The plugin route is the showcase's `GET /hello` webhook (`/plugin/showcase/custom/TOKEN/hello`:
+//! token look-up, route table, the instance, the call across the boundary, metrics); the
+//! baseline is `GET /bench/plain`, an axum handler answering the same `Hello, admin!` text,
+//! mounted beside the server's own routes. Each way the server can make plugin calls
+//! ([`CallMode`]) gets its own server; within one server the two routes run in interleaved
+//! rounds, so machine load hits both alike. Clients and server share the machine (2 cores
+//! here): the ratio is the point, not the absolute rate.
+//!
+//! Run: `cargo bench -p plugrack-server --bench load` (release plugin, 20 000 requests per
+//! route and mode). Under `cargo test --all-targets` it is a smoke run: debug plugin, a few
+//! hundred requests.
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use plugrack_server::{CallMode, Server, ServerConfig};
+
+#[expect(
+    dead_code,
+    reason = "the benchmark uses only the cargo runner of the shared file"
+)]
+#[path = "../../tests/src/examples.rs"]
+mod examples;
+
+const SMOKE: bool = cfg!(debug_assertions);
+/// Requests per route and mode.
+const REQUESTS: usize = if SMOKE { 300 } else { 20_000 };
+/// Interleaved rounds the requests are split into.
+const ROUNDS: usize = if SMOKE { 3 } else { 10 };
+/// Connections kept open at once.
+const CONCURRENCY: usize = 8;
+const PASSWORD: &str = "bench-password";
+
+/// The showcase plugin, optimised unless this is the smoke run.
+fn showcase() -> PathBuf {
+    let root = examples::workspace_root();
+    let target = root.join("target").join("e2e");
+    let mut cmd = examples::cargo(None);
+    cmd.current_dir(&root)
+        .args(["build", "-p", "showcase", "--lib", "--target-dir"])
+        .arg(&target);
+    let profile = if SMOKE { "debug" } else { "release" };
+    if !SMOKE {
+        cmd.arg("--release");
+    }
+    examples::run(cmd, &format!("the showcase plugin ({profile})"));
+    target.join(profile).join("libshowcase.so")
+}
+
+#[derive(Default)]
+struct Run {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+    }
+}
+
+/// Sends `count` GETs to `url` over `CONCURRENCY` keep-alive connections; every answer
+/// must be `expected`.
+async fn load(client: &reqwest::Client, url: &str, count: usize, expected: &str, into: &mut Run) {
+    let started = Instant::now();
+    let per_task = count / CONCURRENCY;
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (client, url, expected) = (client.clone(), url.to_owned(), expected.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_task);
+            for _ in 0..per_task {
+                let sent = Instant::now();
+                let response = client.get(&url).send().await.expect("a response");
+                assert_eq!(response.status(), 200, "{url}");
+                let body = response.text().await.expect("a body");
+                assert_eq!(body, expected, "{url}");
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        }));
+    }
+    for task in tasks {
+        into.latencies.extend(task.await.expect("a client task"));
+    }
+    into.elapsed += started.elapsed();
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+async fn measure(mode: CallMode, plugin: &std::path::Path) -> (Run, Run) {
+    let root = tempfile::tempdir().unwrap();
+    let plugins = root.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(plugin, plugins.join("showcase.so")).unwrap();
+    let mut config = ServerConfig::new(&plugins, root.path().join("data"));
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.calls = mode;
+    config.admin_password = Some(PASSWORD.into());
+    let server = Server::start(config).await.expect("the server starts");
+    let base = format!("http://{}", server.local_addr());
+    let router = plugrack_server::api::router(Arc::clone(server.state())).route(
+        "/bench/plain",
+        axum::routing::get(|| async { "Hello, admin!" }),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve_router(router, async move {
+        let _ = stopped.await;
+    }));
+
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let enabled: serde_json::Value = client
+        .post(format!("{base}/api/plugins/showcase/enable"))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hook = format!(
+        "{}hello",
+        enabled["webhook_url"].as_str().expect("a webhook URL")
+    );
+    let plain = format!("{base}/bench/plain");
+    let expected = "Hello, admin!";
+    // Warm up both paths (connections, route table, first-call costs).
+    let mut warm = Run::default();
+    load(&client, &plain, CONCURRENCY * 10, expected, &mut warm).await;
+    load(&client, &hook, CONCURRENCY * 10, expected, &mut warm).await;
+
+    let (mut baseline, mut through_plugin) = (Run::default(), Run::default());
+    for _ in 0..ROUNDS {
+        load(&client, &plain, REQUESTS / ROUNDS, expected, &mut baseline).await;
+        load(
+            &client,
+            &hook,
+            REQUESTS / ROUNDS,
+            expected,
+            &mut through_plugin,
+        )
+        .await;
+    }
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+    (baseline, through_plugin)
+}
+
+fn main() {
+    let plugin = showcase();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "{} requests per route and mode, {CONCURRENCY} connections, {ROUNDS} interleaved rounds{}",
+        REQUESTS / ROUNDS * ROUNDS,
+        if SMOKE {
+            " (smoke run: debug build)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "{:<15} {:>12} {:>12} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "calls",
+        "plain req/s",
+        "plugin req/s",
+        "ratio",
+        "plain p50",
+        "plug p50",
+        "plain p99",
+        "plug p99"
+    );
+    for mode in [
+        CallMode::BlockInPlace,
+        CallMode::SpawnBlocking,
+        CallMode::Inline,
+    ] {
+        let (plain, plugin_run) = runtime.block_on(measure(mode, &plugin));
+        let ratio = plugin_run.rate() / plain.rate();
+        println!(
+            "{:<15} {:>12.0} {:>12.0} {:>6.1}% {:>9} {:>9} {:>9} {:>9}",
+            mode.name(),
+            plain.rate(),
+            plugin_run.rate(),
+            ratio * 100.0,
+            micros(plain.percentile(0.50)),
+            micros(plugin_run.percentile(0.50)),
+            micros(plain.percentile(0.99)),
+            micros(plugin_run.percentile(0.99)),
+        );
+    }
+    println!("ratio: the plugin route's requests per second as a share of the plain route's (100% = no cost)");
+}
