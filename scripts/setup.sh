@@ -11,9 +11,12 @@ if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 # Debian packages: cross linkers for the foreign targets and qemu-user to run their binaries.
 # The libc6-dev-*-cross packages are only Recommends of the gcc cross packages, so name them.
 # Chromium, its WebDriver and a font: plugin-server's browser test drives the page headless.
+# The `cross` backend: podman with runc runs the build images that `plugin-build images` makes
+# with debootstrap (crun refuses these machines' hybrid cgroup layout).
 APT_PACKAGES=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-i686-linux-gnu
   libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-i386-cross qemu-user
-  chromium chromium-driver fonts-dejavu-core curl)
+  chromium chromium-driver fonts-dejavu-core curl
+  podman runc debootstrap fuse-overlayfs slirp4netns uidmap)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -38,6 +41,40 @@ for t in "${TARGETS[@]}"; do
   fi
 done
 
+# The container engine's settings for these machines, written only where missing (a setting
+# already there is left as it is): containers start with lowered nofile/nproc limits (the
+# sandbox withholds CAP_SYS_RESOURCE, so runc cannot raise them) and run with runc.
+CONTAINERS_CONF=/etc/containers/containers.conf
+conf_status=$($SUDO python3 - "$CONTAINERS_CONF" <<'PY'
+import os, re, sys, tempfile, tomllib
+path = sys.argv[1]
+text = open(path).read() if os.path.exists(path) else ""
+conf = tomllib.loads(text)
+wanted = [("containers", "default_ulimits", '["nofile=8192:8192", "nproc=8192:8192"]'),
+          ("engine", "runtime", '"runc"')]
+added = []
+for section, key, value in wanted:
+    if key in conf.get(section, {}):
+        continue
+    line = f"{key} = {value}  # plugrack scripts/setup.sh"
+    header = re.search(rf"^\[{section}\][ \t]*(#.*)?$", text, re.M)
+    if header:
+        text = text[:header.end()] + "\n" + line + text[header.end():]
+    else:
+        text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + f"[{section}]\n{line}\n"
+    added.append(f"{section}.{key}")
+if added:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=os.path.dirname(path))
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(temp, 0o644)
+    os.replace(temp, path)
+print(", ".join(added))
+PY
+)
+if [ -n "$conf_status" ]; then log "$CONTAINERS_CONF: set $conf_status"; else log "$CONTAINERS_CONF already set"; fi
+
 # cargo-zigbuild and zig, from PyPI: the `zigbuild` backend. cargo-zigbuild finds zig as
 # `python3 -m ziglang` when no `zig` is on PATH.
 PY_PACKAGES=()
@@ -50,6 +87,22 @@ if [ "${#PY_PACKAGES[@]}" -gt 0 ]; then
 else
   log "cargo-zigbuild and zig present"
 fi
+
+# cross (the `cross` backend) from crates.io, built with the pinned toolchain (0.2.5 builds with
+# it); cross also wants rust-src in the toolchain it mounts into the container.
+CROSS_VERSION=0.2.5
+if ! cross --version 2>/dev/null | grep -q "^cross $CROSS_VERSION"; then
+  log "cargo install cross $CROSS_VERSION"
+  cargo "+$TOOLCHAIN" install --locked --quiet cross --version "$CROSS_VERSION"
+else
+  log "cross $CROSS_VERSION present"
+fi
+if ! rustup component list --installed --toolchain "$TOOLCHAIN" 2>/dev/null | grep -qx "rust-src"; then
+  log "rustup component add rust-src (toolchain $TOOLCHAIN)"
+  rustup component add --toolchain "$TOOLCHAIN" rust-src
+fi
+# The build images themselves are made by the tests (`plugin-build images`, once per run, and
+# kept in the engine's image store: a later run on the same machine reuses them).
 
 # A second toolchain proves the ABI is stable across compilers. It cannot be downloaded
 # here, so it must already be on the machine; say so loudly if it is not.

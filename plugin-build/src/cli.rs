@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{build, cap, deploy, doctor, inspect, new, package, EXIT_FAILURE};
+use crate::{build, cap, deploy, doctor, images, inspect, new, package, EXIT_FAILURE};
 
 /// Build, pin, package and deploy native plugins.
 #[derive(Debug, Parser)]
@@ -40,6 +40,8 @@ pub enum Command {
     Deploy(deploy::DeployArgs),
     /// Describe a `.so` or `.plg` and say whether the host would load it.
     Inspect(inspect::InspectArgs),
+    /// Make the `cross` backend's build images from Debian's packages (debootstrap).
+    Images(images::ImagesArgs),
     /// Print the targets this tool knows.
     Targets,
     /// Show what this machine has for each target and backend, and how to install the rest.
@@ -58,6 +60,7 @@ pub fn main_entry() -> ExitCode {
         Some(Command::Build(args)) => build::run(&args),
         None => build::run(&cli.build),
         Some(Command::Doctor(args)) => doctor::run(&args),
+        Some(Command::Images(args)) => images::run(&args),
         Some(Command::Targets) => {
             for target in crate::targets::TARGETS {
                 println!("{:6} {}", target.name, target.triple);

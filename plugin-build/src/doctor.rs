@@ -1,6 +1,7 @@
 //! `plugin-build doctor`: what this machine has for building plugins for each target: the
 //! toolchain, the rustup targets, the cross linkers and their C libraries, zig and
-//! cargo-zigbuild, cross and a running container engine, qemu-user. Each piece is present or
+//! cargo-zigbuild, cross, the container engine (usable only once a trivial container started),
+//! the build images and debootstrap, qemu-user. Each piece is present or
 //! missing with the exact command that installs it; then which backend is ready and which one
 //! `--backend auto` would take.
 //!
@@ -14,7 +15,7 @@ use crate::{
     build::{
         backend::{self, Backend},
         probe::{self, Rustc},
-        report, select, toolchain, MessageFormat, MissingPiece,
+        report, toolchain, MessageFormat, MissingPiece,
     },
     targets::TARGETS,
     EXIT_FAILURE,
@@ -160,27 +161,88 @@ impl Diagnosis {
             ),
             Err(m) => push("zigbuild", String::new(), Some(m)),
         }
-        match probe::cross() {
+        // cross: the tool, the engine, the build images, and a container that really starts.
+        let cross = crate::build::cross::Readiness::probe(&TARGETS, &rustc);
+        match &cross.cross {
             Ok(path) => push("cross", format!("cross ({})", path.display()), None),
-            Err(m) => push("cross", String::new(), Some(m)),
+            Err(m) => push("cross", String::new(), Some(m.clone())),
         }
-        match probe::container_engine() {
+        match &cross.engine {
             Ok(engine) => push(
                 "cross",
-                format!("container engine `{}` is running", engine.name),
+                format!(
+                    "container engine `{}` answers ({} build image{} in its store)",
+                    engine.program,
+                    engine.images.len(),
+                    if engine.images.len() == 1 { "" } else { "s" }
+                ),
                 None,
             ),
-            Err(m) => push("cross", String::new(), Some(m)),
+            Err(e) => push(
+                "cross",
+                String::new(),
+                Some(MissingPiece {
+                    what: e.to_string(),
+                    fix: e.fix(),
+                }),
+            ),
         }
+        match &cross.started {
+            Some((command, Ok(()))) => {
+                push("cross", format!("containers start (`{command}`)"), None)
+            }
+            Some((_, Err(e))) => push(
+                "cross",
+                String::new(),
+                Some(MissingPiece {
+                    what: e.to_string(),
+                    fix: e.fix(),
+                }),
+            ),
+            None if cross.engine.is_ok() => push(
+                "cross",
+                String::new(),
+                Some(MissingPiece {
+                    what: "a started container (no build image yet to start one from)".into(),
+                    fix: "`plugin-build images` makes them; this check then starts one".into(),
+                }),
+            ),
+            None => {}
+        }
+        for (target, image, present) in &cross.images {
+            push(
+                "cross",
+                format!("build image `{image}`"),
+                (!present).then(|| MissingPiece {
+                    what: format!("build image `{image}`"),
+                    fix: format!("`plugin-build images --target {}`", target.name),
+                }),
+            );
+        }
+        push(
+            "cross",
+            "debootstrap (makes the build images)".into(),
+            probe::program("debootstrap")
+                .is_none()
+                .then(|| MissingPiece {
+                    what: "`debootstrap` (makes the build images)".into(),
+                    fix: "`sudo apt-get install -y debootstrap`".into(),
+                }),
+        );
 
         let backends: Vec<(Backend, Vec<MissingPiece>)> =
             [Backend::Cross, Backend::Zigbuild, Backend::Cargo]
                 .into_iter()
-                .map(|b| (b, backend::missing(b, &TARGETS, &rustc)))
+                .map(|b| match b {
+                    Backend::Cross => (b, cross.missing()),
+                    _ => (b, backend::missing(b, &TARGETS, &rustc)),
+                })
                 .collect();
-        let auto = select::select(select::BackendChoice::Auto, &TARGETS, dir, false, false)
-            .ok()
-            .map(|s| s.backend);
+        // The order `auto` tries them in.
+        let auto = backends
+            .iter()
+            .find(|(_, missing)| missing.is_empty())
+            .map(|(b, _)| *b);
         Self {
             checks,
             backends,

@@ -3,7 +3,8 @@
 //! The library does the work; `main.rs` only calls [`main_entry`]. Each subcommand owns a
 //! module: [`new`] makes a plugin project from the embedded template, [`cap`] pins shared
 //! crates to a host's `Cargo.lock`, [`build`] cross-builds for the four Linux targets,
-//! [`doctor`] tells what the machine has for them, [`package`] makes the `.plg` archive,
+//! [`images`] makes the `cross` backend's build images from Debian's packages (run by the
+//! container engine of [`engine`]), [`doctor`] tells what the machine has for them, [`package`] makes the `.plg` archive,
 //! [`deploy`] installs it into a plugins folder, and [`inspect`] tells what a `.so` or `.plg`
 //! is and whether the host would load it. Every external process goes through [`process`],
 //! which records the exact command line and shows the child's stderr on failure. The targets
@@ -16,7 +17,9 @@ pub mod cap;
 mod cli;
 pub mod deploy;
 pub mod doctor;
+pub mod engine;
 mod fsutil;
+pub mod images;
 pub mod inspect;
 pub mod new;
 pub mod package;

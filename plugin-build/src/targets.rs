@@ -52,6 +52,9 @@ pub struct Target {
     pub elf_machine: u16,
     /// The qemu-user binary that runs the target's programs.
     pub qemu: &'static str,
+    /// Debian's name of the architecture (`dpkg --print-architecture` on such a machine):
+    /// the architecture of a build image's root file system when this is the build machine.
+    pub debian_arch: &'static str,
 }
 
 impl Target {
@@ -98,6 +101,7 @@ pub const TARGETS: [Target; 4] = [
         elf_class: ElfClass::Elf64,
         elf_machine: object::elf::EM_X86_64,
         qemu: "qemu-x86_64",
+        debian_arch: "amd64",
     },
     Target {
         name: "386",
@@ -111,6 +115,7 @@ pub const TARGETS: [Target; 4] = [
         elf_class: ElfClass::Elf32,
         elf_machine: object::elf::EM_386,
         qemu: "qemu-i386",
+        debian_arch: "i386",
     },
     Target {
         name: "arm-7",
@@ -124,6 +129,7 @@ pub const TARGETS: [Target; 4] = [
         elf_class: ElfClass::Elf32,
         elf_machine: object::elf::EM_ARM,
         qemu: "qemu-arm",
+        debian_arch: "armhf",
     },
     Target {
         name: "arm64",
@@ -137,6 +143,7 @@ pub const TARGETS: [Target; 4] = [
         elf_class: ElfClass::Elf64,
         elf_machine: object::elf::EM_AARCH64,
         qemu: "qemu-aarch64",
+        debian_arch: "arm64",
     },
 ];
 

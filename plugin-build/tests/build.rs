@@ -1,12 +1,16 @@
 //! The build-heavy tests, all in this one test binary so each artifact is built once per run:
 //! the real `plugin-build` binary builds the real `plugin-template` for all four targets with
 //! the `cargo` and the `zigbuild` backends, into one shared target directory
-//! (`<target>/plugin-build-tests`); the outputs are checked as ELF files; a `plugin-host`
-//! binary built for each foreign target loads its plugin under qemu-user and calls it; the
-//! x86-64 host refuses the arm64 plugin.
+//! (`<target>/plugin-build-tests`), and with the `cross` backend in the build images that
+//! `plugin-build images` makes (once per run; a machine that keeps its image store reuses
+//! them); the outputs are checked as ELF files; a `plugin-host` binary built for each foreign
+//! target loads its plugin under qemu-user and calls it; the x86-64 host refuses the arm64
+//! plugin. The engine's refusals (a missing image, an engine that cannot start containers) are
+//! here too, because they need the images.
 //!
 //! Needs what `scripts/setup.sh` installs (rustup targets, Debian's cross gcc and libc,
-//! qemu-user, cargo-zigbuild and ziglang). A missing piece fails the test with its name.
+//! qemu-user, cargo-zigbuild and ziglang, podman with its settings, debootstrap, cross). A
+//! missing piece fails the test with its name.
 
 use std::{
     collections::HashMap,
@@ -64,9 +68,16 @@ struct Built {
 }
 
 fn build_all(backend: &str, extra: &[&str]) -> Built {
+    build_all_of(backend, &template_manifest(), &shared_target_dir(), extra)
+}
+
+/// `plugin-build --target all --backend <backend>` of the plugin at `manifest`, with cargo's
+/// target directory `target_dir`.
+fn build_all_of(backend: &str, manifest: &Path, target_dir: &Path, extra: &[&str]) -> Built {
     let out_dir = shared_target_dir().join(format!("out-{backend}"));
     let _ = std::fs::remove_dir_all(&out_dir);
     let output = plugrack_build()
+        .env("CARGO_TARGET_DIR", target_dir)
         .args([
             "--target",
             "all",
@@ -76,7 +87,7 @@ fn build_all(backend: &str, extra: &[&str]) -> Built {
             "json",
         ])
         .arg("--manifest-path")
-        .arg(template_manifest())
+        .arg(manifest)
         .arg("--out-dir")
         .arg(&out_dir)
         .args(extra)
@@ -135,6 +146,10 @@ fn elf_header(path: &Path) -> (u8, u16, u16) {
 }
 
 fn assert_all_four(built: &Built, backend: &str) {
+    assert_all_four_of(built, backend, "plugin-template")
+}
+
+fn assert_all_four_of(built: &Built, backend: &str, package: &str) {
     for target in TARGETS {
         let artifact = built
             .artifacts
@@ -143,7 +158,7 @@ fn assert_all_four(built: &Built, backend: &str) {
         let path = artifact_path(built, target.name);
         assert_eq!(
             path.file_name().unwrap().to_str().unwrap(),
-            format!("plugin-template-{}.so", target.name),
+            format!("{package}-{}.so", target.name),
             "gotify-style name"
         );
         assert_eq!(artifact["backend"], backend);
@@ -268,6 +283,11 @@ fn run_host(target: &plugrack_build::targets::Target, plugin: &Path, args: &[&st
 
 /// Calls `hello` in `target`'s plugin on a host of the same architecture; returns the answer.
 fn call_hello(target: &plugrack_build::targets::Target, plugin: &Path) -> String {
+    call_hello_of(target, plugin, "plugin-template")
+}
+
+/// Calls `hello` in the plugin `id`.
+fn call_hello_of(target: &plugrack_build::targets::Target, plugin: &Path, id: &str) -> String {
     let name = format!("qemu-{}", target.name);
     let output = run_host(
         target,
@@ -277,7 +297,7 @@ fn call_hello(target: &plugrack_build::targets::Target, plugin: &Path) -> String
             "--json",
             "--plugins-dir",
             "DIR",
-            "plugin-template",
+            id,
             "hello",
             &format!("name={name}"),
         ],
@@ -388,4 +408,336 @@ fn a_rebuild_prints_the_summary_table_and_the_toolchain_information() {
         "{stderr}"
     );
     assert!(!stderr.contains("error"), "{stderr}");
+}
+
+// ---- the `cross` backend, in the build images ----------------------------------------------
+
+/// The JSON lines of a `plugin-build images` run.
+fn images_run(args: &[&str]) -> (Output, Vec<Value>) {
+    let output = plugrack_build()
+        .args(["images", "--message-format", "json"])
+        .args(args)
+        .current_dir(workspace_root())
+        .output()
+        .expect("run plugin-build images");
+    let lines = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    (output, lines)
+}
+
+/// The four build images, made once per run (each test that needs them waits here). On a
+/// machine that keeps its image store they are fresh and this takes a second; on a fresh one it
+/// runs debootstrap four times. The time is printed for the CI log.
+fn images_ready() -> &'static Vec<Value> {
+    static IMAGES: OnceLock<Vec<Value>> = OnceLock::new();
+    IMAGES.get_or_init(|| {
+        let started = std::time::Instant::now();
+        let (output, lines) = images_run(&["--target", "all"]);
+        assert!(
+            output.status.success(),
+            "plugin-build images failed ({SETUP})\n{}",
+            show(&output)
+        );
+        eprintln!(
+            "plugin-build images --target all: {:.1}s ({})",
+            started.elapsed().as_secs_f64(),
+            lines
+                .iter()
+                .map(|l| format!(
+                    "{} {} {:.0}s",
+                    l["target"],
+                    l["status"],
+                    l["seconds"].as_f64().unwrap_or(0.0)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        lines
+    })
+}
+
+/// A plugin made by `plugin-build new` outside the workspace, whose plugrack-sdk is a path
+/// dependency into this checkout: outside the plugin's folder, so cross must mount it.
+fn cross_project() -> PathBuf {
+    let parent = shared_target_dir().join("cross-plugin");
+    let project = parent.join("crossed");
+    let _ = std::fs::remove_dir_all(&project);
+    std::fs::create_dir_all(&parent).unwrap();
+    let output = plugrack_build()
+        .args(["new", "crossed", "--sdk-path"])
+        .arg(workspace_root())
+        .current_dir(&parent)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+    project.join("Cargo.toml")
+}
+
+/// The `new` plugin built with the `cross` backend for all four targets, in its own target
+/// directory (the container's paths differ from the machine's, so sharing the other backends'
+/// directory would rebuild both every time).
+fn cross_built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        images_ready();
+        let started = std::time::Instant::now();
+        let built = build_all_of(
+            "cross",
+            &cross_project(),
+            &shared_target_dir().join("cross"),
+            &[],
+        );
+        eprintln!(
+            "plugin-build --backend cross --target all: {:.1}s ({})",
+            started.elapsed().as_secs_f64(),
+            TARGETS
+                .iter()
+                .map(|t| format!(
+                    "{} {:.0}s",
+                    t.name,
+                    built.artifacts[t.name]["seconds"].as_f64().unwrap_or(0.0)
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        built
+    })
+}
+
+fn toolchain() -> String {
+    let output = Command::new("rustc")
+        .arg("-V")
+        .current_dir(workspace_root())
+        .output()
+        .unwrap();
+    plugrack_build::images::toolchain_version(&String::from_utf8_lossy(&output.stdout)).unwrap()
+}
+
+#[test]
+fn cross_backend_builds_all_four_targets_in_the_build_images() {
+    let built = cross_built();
+    assert_all_four_of(built, "cross", "crossed");
+    let toolchain = toolchain();
+    for target in TARGETS {
+        let artifact = &built.artifacts[target.name];
+        let command = artifact["command"].as_str().unwrap();
+        // One cross run per target, in that target's image, with the engine that was found,
+        // and the checkout the SDK lives in mounted at its own path.
+        assert!(
+            command.contains(&format!(
+                "CROSS_TARGET_{}_IMAGE=localhost/plugin-build:{toolchain}-linux-{}",
+                target.triple.to_uppercase().replace('-', "_"),
+                target.name
+            )),
+            "{command}"
+        );
+        assert!(command.contains("CROSS_CONTAINER_ENGINE="), "{command}");
+        let root = workspace_root().canonicalize().unwrap();
+        assert!(
+            command.contains(&format!("-v {}:{}", root.display(), root.display())),
+            "{command}"
+        );
+        assert!(
+            command.contains("cross build --manifest-path "),
+            "{command}"
+        );
+        assert!(
+            command.contains(&format!("--target {} ", target.triple)),
+            "{command}"
+        );
+        assert_eq!(command.matches("--target ").count(), 1, "{command}");
+        // The images are Debian 12: the plugins need at most its glibc 2.36.
+        let glibc = artifact["glibc"].as_str().expect("a glibc floor");
+        let minor: u32 = glibc.strip_prefix("2.").unwrap().parse().unwrap();
+        assert!(minor <= 36, "{}: glibc {glibc}", target.name);
+    }
+    let info: Vec<&str> = built
+        .messages
+        .iter()
+        .filter(|m| m["reason"] == "info")
+        .filter_map(|m| m["message"].as_str())
+        .collect();
+    assert!(
+        info.iter()
+            .any(|m| m.contains("mounting `") && m.contains("path dependencies outside")),
+        "{info:?}"
+    );
+}
+
+#[test]
+fn cross_builds_load_and_answer_under_qemu() {
+    let host = plugrack_build::targets::host().expect("a known host machine");
+    let native = call_hello(&host, &artifact_path(cargo_built(), host.name));
+    for target in TARGETS {
+        let answer = call_hello_of(
+            &target,
+            &artifact_path(cross_built(), target.name),
+            "crossed",
+        );
+        assert_eq!(
+            answer, native,
+            "{} (cross) answers like the native build",
+            target.name
+        );
+    }
+}
+
+#[test]
+fn an_image_whose_inputs_have_not_changed_is_not_rebuilt() {
+    let first = images_ready();
+    let arm64 = &first.iter().find(|l| l["target"] == "arm64").unwrap();
+    let image = arm64["image"].as_str().unwrap();
+    let id = |image: &str| {
+        let out = Command::new("podman")
+            .args(["image", "inspect", "--format", "{{.Id}}", image])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let before = id(image);
+    let started = std::time::Instant::now();
+    let (output, lines) = images_run(&["--target", "arm64"]);
+    assert!(output.status.success(), "{}", show(&output));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["status"], "fresh", "{lines:?}");
+    assert_eq!(lines[0]["image"], image);
+    assert_eq!(id(image), before, "the image was not replaced");
+    let labels = &lines[0]["labels"];
+    assert_eq!(labels["org.plugrack.build.suite"], "bookworm");
+    assert_eq!(labels["org.plugrack.build.toolchain"], toolchain());
+    assert_eq!(
+        labels["org.plugrack.build.packages"],
+        "gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+    );
+    eprintln!(
+        "fresh check of one image: {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is fresh (inputs unchanged)"), "{stderr}");
+
+    // A changed input is seen (here shown with --dry-run, which builds nothing).
+    let (output, lines) = images_run(&["--target", "arm64", "--suite", "bullseye", "--dry-run"]);
+    assert!(output.status.success(), "{}", show(&output));
+    assert_eq!(lines[0]["status"], "planned");
+    assert_eq!(lines[0]["changes"][0], "suite: `bookworm` -> `bullseye`");
+    let commands = lines[0]["commands"].as_array().unwrap();
+    assert!(
+        commands[0].as_str().unwrap().starts_with(
+            "debootstrap --variant=minbase --arch=amd64 \
+         --include=gcc,libc6-dev,gcc-aarch64-linux-gnu,libc6-dev-arm64-cross bullseye "
+        ),
+        "{commands:?}"
+    );
+    assert_eq!(id(image), before);
+}
+
+/// A `containers.conf` that asks for resource limits these machines cannot grant, so podman
+/// answers but cannot start a container (what a fresh podman does here without the settings
+/// `scripts/setup.sh` writes).
+fn unstartable_conf() -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(
+        &mut file,
+        b"[containers]\ndefault_ulimits = [\"nofile=1048576:1048576\"]\n[engine]\nruntime = \"runc\"\n",
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn an_engine_that_cannot_start_containers_is_named_with_its_fix() {
+    images_ready();
+    let conf = unstartable_conf();
+    // doctor: the engine answers, but is not usable.
+    let output = plugrack_build()
+        .args(["doctor"])
+        .env("CONTAINERS_CONF", conf.path())
+        .env("CROSS_CONTAINER_ENGINE", "podman")
+        .current_dir(workspace_root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("MISSING  container engine `podman` cannot start containers"),
+        "{}",
+        show(&output)
+    );
+    assert!(stdout.contains("rlimit"), "{stdout}");
+    assert!(
+        stdout.contains("default_ulimits = [\"nofile=8192:8192\", \"nproc=8192:8192\"]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("not ready cross"), "{stdout}");
+
+    // build: cross's container fails; the error says why and how to fix it.
+    let output = plugrack_build()
+        .args(["--backend", "cross", "--target", "arm64", "--manifest-path"])
+        .arg(template_manifest())
+        .env("CONTAINERS_CONF", conf.path())
+        .env("CROSS_CONTAINER_ENGINE", "podman")
+        .env(
+            "CARGO_TARGET_DIR",
+            shared_target_dir().join("cross-refused"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: cannot build with the `cross` backend: container engine `podman` cannot start containers"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("fix: containers cannot raise their resource limits here"),
+        "{stderr}"
+    );
+
+    // images: checks the engine with an image that is there before any debootstrap.
+    let (output, _) = images_run(&["--target", "arm64", "--rebuild"]);
+    let text = show(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("cannot start containers"), "{text}");
+    assert!(
+        !text.contains("Bootstrapping"),
+        "it stopped before debootstrap: {text}"
+    );
+}
+
+#[test]
+fn a_missing_build_image_is_named_with_the_command_that_makes_it() {
+    // The images are named after the toolchain; the nightly one has none.
+    images_ready();
+    let output = plugrack_build()
+        .args([
+            "--backend",
+            "cross",
+            "--target",
+            "arm64,arm-7",
+            "--manifest-path",
+        ])
+        .arg(template_manifest())
+        .env("RUSTUP_TOOLCHAIN", "nightly")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "error: cannot build with the `cross` backend: no build image `localhost/plugin-build:"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("-nightly-linux-arm-7`, `localhost/plugin-build:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("fix: `plugin-build images --target arm-7,arm64`"),
+        "{stderr}"
+    );
 }

@@ -1,8 +1,8 @@
 //! The cheap side of `plugin-build build`: which command lines are accepted, the exact command
-//! and environment each backend would run (`--dry-run`; the `cross` backend cannot run here:
-//! no container engine on these machines), and the errors for what is missing (a rustup
-//! target, a cross linker, zig, a container engine), each naming the command that installs it.
-//! Nothing here compiles a plugin; the real builds are in `tests/build.rs`.
+//! and environment each backend would run (`--dry-run`), and the errors for what is missing (a
+//! rustup target, a cross linker, zig, a container engine), each naming the command that
+//! installs it. Nothing here compiles a plugin; the real builds (the `cross` backend's too, and
+//! its refusals that need the build images) are in `tests/build.rs`.
 
 use std::{
     collections::BTreeMap,
@@ -99,6 +99,19 @@ fn command_lines_accepted_and_refused() {
             "concurrent",
         ],
         &["plugin-build", "doctor", "--message-format", "json"],
+        &["plugin-build", "images"],
+        &[
+            "plugin-build",
+            "images",
+            "--target",
+            "arm64,arm-7",
+            "--engine",
+            "podman",
+            "--rebuild",
+            "--suite",
+            "bullseye",
+        ],
+        &["plugin-build", "images", "--engine", "docker", "--dry-run"],
     ];
     for line in accepted {
         if let Err(e) = Cli::try_parse_from(*line) {
@@ -111,6 +124,8 @@ fn command_lines_accepted_and_refused() {
         &["plugin-build", "--message-format", "xml"],
         &["plugin-build", "--schedule", "parallel"],
         &["plugin-build", "--target"],
+        &["plugin-build", "images", "--engine", "lxc"],
+        &["plugin-build", "images", "--backend", "cargo"],
     ];
     for line in refused {
         assert!(Cli::try_parse_from(*line).is_err(), "{line:?} accepted");
@@ -150,51 +165,81 @@ fn the_cross_backend_runs_in_the_workspace_root_with_cross_toml_and_the_engine()
         .iter()
         .filter(|l| l["reason"] == "build-plan")
         .collect();
-    assert_eq!(plans.len(), 1, "{lines:?}");
-    let plan = plans[0];
-    assert_eq!(plan["program"], "cross");
-    let args: Vec<&str> = plan["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    let manifest_arg = manifest.to_string_lossy();
-    assert_eq!(
-        args,
-        [
-            "build",
-            "--manifest-path",
-            &manifest_arg,
-            "--lib",
-            "--release",
-            "--target",
-            "armv7-unknown-linux-gnueabihf",
-            "--target",
-            "aarch64-unknown-linux-gnu",
-            "--message-format",
-            "json-render-diagnostics",
-            "--config",
-            "profile.release.package.\"fixture-plugin\".strip=\"symbols\"",
-        ]
-    );
-    let env: BTreeMap<String, String> = serde_json::from_value(plan["env"].clone()).unwrap();
+    // cross takes one target per run (each in its own image), in the table's order.
+    assert_eq!(plans.len(), 2, "{lines:?}");
+    let toolchain = {
+        let out = Command::new("rustc")
+            .arg("-V")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        plugrack_build::images::toolchain_version(&String::from_utf8_lossy(&out.stdout)).unwrap()
+    };
+    // Relative to the workspace root cross runs in (inside the container it is `/project`).
+    let manifest_arg = "Cargo.toml";
     let cross_toml = canonical(&dir.path().join("Cross.toml"));
-    assert_eq!(
-        env,
-        BTreeMap::from([
-            (
-                "CROSS_CONFIG".to_owned(),
-                cross_toml.to_string_lossy().into_owned()
-            ),
-            ("CROSS_CONTAINER_ENGINE".to_owned(), "podman".to_owned()),
-        ])
+    for (plan, triple) in plans
+        .iter()
+        .zip(["armv7-unknown-linux-gnueabihf", "aarch64-unknown-linux-gnu"])
+    {
+        assert_eq!(plan["program"], "cross");
+        let args: Vec<&str> = plan["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "build",
+                "--manifest-path",
+                manifest_arg,
+                "--lib",
+                "--release",
+                "--target",
+                triple,
+                "--message-format",
+                "json-render-diagnostics",
+                "--config",
+                "profile.release.package.\"fixture-plugin\".strip=\"symbols\"",
+            ]
+        );
+        // Our image for arm-7; the user's Cross.toml names arm64's, and it is kept.
+        let env: BTreeMap<String, String> = serde_json::from_value(plan["env"].clone()).unwrap();
+        assert_eq!(
+            env,
+            BTreeMap::from([
+                (
+                    "CROSS_CONFIG".to_owned(),
+                    cross_toml.to_string_lossy().into_owned()
+                ),
+                ("CROSS_CONTAINER_ENGINE".to_owned(), "podman".to_owned()),
+                (
+                    "CROSS_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_IMAGE".to_owned(),
+                    format!("localhost/plugin-build:{toolchain}-linux-arm-7")
+                ),
+            ])
+        );
+        assert_eq!(
+            plan["cwd"].as_str().map(Path::new),
+            Some(canonical(dir.path()).as_path())
+        );
+    }
+    let infos: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["reason"] == "info")
+        .filter_map(|l| l["message"].as_str())
+        .collect();
+    assert!(
+        infos
+            .iter()
+            .any(|m| m.starts_with("arm64: image `example/aarch64:1` from `")
+                && m.contains("Cross.toml`")),
+        "{infos:?}"
     );
-    assert_eq!(
-        plan["cwd"].as_str().map(Path::new),
-        Some(canonical(dir.path()).as_path())
-    );
-    // The dry run says what a real run would lack instead of refusing.
+    // The dry run says what a real run would lack instead of refusing: here at least the
+    // arm-7 image for the stable toolchain of the fixture.
     let selected = lines
         .iter()
         .find(|l| l["reason"] == "backend-selected")
@@ -242,28 +287,32 @@ fn the_cross_backend_honours_workspace_metadata_cross() {
 
 #[test]
 fn the_cross_backend_without_a_container_engine_names_the_fix() {
-    if which::which("docker").is_ok_and(|d| {
-        Command::new(d)
-            .arg("info")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    }) {
-        panic!("this test expects a machine without a running container engine");
-    }
+    // A PATH with cross and the toolchain, but neither podman nor docker.
+    let cross = which::which("cross").expect("cross: run `scripts/setup.sh`");
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&cross, bin.path().join("cross")).unwrap();
+    let path = std::env::join_paths([bin.path().to_owned(), bare_path()]).unwrap();
     let dir = fixture("");
     let output = plugrack_build()
         .args(["--backend", "cross", "--target", "arm64", "--manifest-path"])
         .arg(dir.path().join("Cargo.toml"))
+        .env("PATH", path)
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", show(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("error: cannot build with the `cross` backend"),
+        stderr.contains("error: cannot build with the `cross` backend: 1 piece is missing"),
         "{stderr}"
     );
-    assert!(stderr.contains("container engine for cross"), "{stderr}");
-    assert!(stderr.contains("fix: "), "{stderr}");
+    assert!(
+        stderr.contains("missing: no container engine: docker or podman not found on PATH"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("fix: `sudo apt-get install -y podman runc`"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -414,7 +463,10 @@ fn auto_says_which_backend_it_took_and_why() {
         .unwrap();
     let why = selected["why"].as_str().unwrap();
     match selected["backend"].as_str().unwrap() {
-        "cross" => assert!(why.contains("container engine"), "{why}"),
+        "cross" => assert!(
+            why.contains("starts containers") && why.contains("build images"),
+            "{why}"
+        ),
         other => assert!(
             why.contains("`cross` lacks") && (other != "cargo" || why.contains("`zigbuild` lacks")),
             "{why}"
@@ -540,5 +592,105 @@ fn refusals_before_any_build() {
         stderr.contains("package `plain` does not build a shared library")
             && stderr.contains("crate-type = [\"cdylib\"]"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn images_refusals_name_their_fix() {
+    let output = plugrack_build()
+        .args(["images", "--target", "sparc"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("error: unknown target `sparc`"),
+        "{}",
+        show(&output)
+    );
+
+    // A rebuild with podman but without debootstrap stops before touching anything.
+    let podman = which::which("podman").expect("podman: run `scripts/setup.sh`");
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&podman, bin.path().join("podman")).unwrap();
+    let path = std::env::join_paths([bin.path().to_owned(), bare_path()]).unwrap();
+    let output = plugrack_build()
+        .args(["images", "--target", "arm64", "--rebuild"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "error: `debootstrap` is not installed\n  fix: `sudo apt-get install -y debootstrap`"
+        ),
+        "{stderr}"
+    );
+
+    // No engine at all.
+    let output = plugrack_build()
+        .args(["images", "--target", "arm64"])
+        .env("PATH", bare_path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: no container engine: docker or podman not found on PATH\n  fix: `sudo apt-get install -y podman runc`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn images_dry_run_prints_each_step_s_command() {
+    let output = plugrack_build()
+        .args([
+            "images",
+            "--target",
+            "arm-7",
+            "--rebuild",
+            "--dry-run",
+            "--engine",
+            "podman",
+        ])
+        .args(["--mirror", "http://mirror.invalid/debian"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("# localhost/plugin-build:")
+            && lines[0].ends_with("-linux-arm-7 (arm-7)"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with(
+            "debootstrap --variant=minbase --arch=amd64 \
+         --include=gcc,libc6-dev,gcc-arm-linux-gnueabihf,libc6-dev-armhf-cross bookworm "
+        ),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].ends_with(" http://mirror.invalid/debian"),
+        "{stdout}"
+    );
+    assert!(lines[2].starts_with("tar --numeric-owner -C "), "{stdout}");
+    assert!(
+        lines[3].starts_with("podman import --change 'ENV PATH="),
+        "{stdout}"
+    );
+    assert!(
+        lines[3].contains("--change 'ENV CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc'"),
+        "{stdout}"
+    );
+    assert!(
+        lines[3].contains("--change 'LABEL org.plugrack.build.suite=\"bookworm\"'"),
+        "{stdout}"
+    );
+    assert!(
+        lines[4].starts_with("podman run --rm --network none localhost/plugin-build:")
+            && lines[4].ends_with("arm-linux-gnueabihf-gcc --version'"),
+        "{stdout}"
     );
 }

@@ -1,6 +1,6 @@
-//! `plugin-build doctor` on this machine (set up by `scripts/setup.sh`: everything but cross is
-//! present) and on a bare `PATH` (nothing but the toolchain: every missing piece with its
-//! install command).
+//! `plugin-build doctor` on this machine (set up by `scripts/setup.sh`, with the build images
+//! made: every backend ready, a container started) and on a bare `PATH` (nothing but the
+//! toolchain: every missing piece with its install command).
 
 use std::{
     path::PathBuf,
@@ -27,8 +27,21 @@ fn show(output: &Output) -> String {
     )
 }
 
+/// The build images (a second when the machine's image store has them; `tests/build.rs` makes
+/// them first in a full run).
+fn images() {
+    let output = Command::new(env!("CARGO_BIN_EXE_plugin-build"))
+        .args(["images", "--target", "all"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CROSS_CONTAINER_ENGINE")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+}
+
 #[test]
 fn doctor_reports_each_target_and_backend_of_this_machine() {
+    images();
     let output = doctor()
         .args(["--message-format", "json"])
         .output()
@@ -69,7 +82,22 @@ fn doctor_reports_each_target_and_backend_of_this_machine() {
     };
     assert!(ready("cargo"), "run `scripts/setup.sh`: {report}");
     assert!(ready("zigbuild"), "run `scripts/setup.sh`: {report}");
-    assert!(report["auto"].is_string(), "{report}");
+    assert!(ready("cross"), "run `scripts/setup.sh`: {report}");
+    assert_eq!(report["auto"], "cross", "{report}");
+    // The engine counts only after a container started.
+    let started = checks
+        .iter()
+        .find(|c| {
+            c["section"] == "cross" && c["what"].as_str().unwrap().starts_with("containers start")
+        })
+        .unwrap_or_else(|| panic!("no started container: {report}"));
+    assert!(
+        started["what"]
+            .as_str()
+            .unwrap()
+            .contains(" run --rm --network none localhost/plugin-build:"),
+        "{started}"
+    );
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
 
     // The same for people.
@@ -111,6 +139,9 @@ fn doctor_on_a_bare_path_names_every_install_command() {
         "fix: `pip install ziglang`",
         "fix: `pip install cargo-zigbuild`",
         "fix: `cargo install --locked cross`",
+        "MISSING  no container engine: docker or podman not found on PATH",
+        "fix: `sudo apt-get install -y podman runc`",
+        "MISSING  `debootstrap` (makes the build images)",
         "no backend is ready for all four targets",
     ] {
         assert!(text.contains(expected), "no `{expected}`\n{text}");

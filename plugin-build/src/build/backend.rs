@@ -4,8 +4,9 @@
 //!   linker, given to cargo as `CARGO_TARGET_<TRIPLE>_LINKER` (unless already set).
 //! - `zigbuild`: `cargo zigbuild --target <triple>[.<glibc>]`; zig links, and the target
 //!   suffix pins the glibc floor.
-//! - `cross`: `cross build --target <triple>` in a container; runs in the workspace root so cross
-//!   finds `[workspace.metadata.cross]`, and gets `CROSS_CONFIG` for a `Cross.toml`.
+//! - `cross`: `cross build --target <triple>` in a container from the target's build image;
+//!   runs in the workspace root so cross finds `[workspace.metadata.cross]`, with the
+//!   environment [`super::cross::plan`] prepared (engine, images, `CROSS_CONFIG`, mounts).
 //!
 //! Every backend builds only the library, asks cargo for JSON messages on stdout (to find the
 //! artifact) while its diagnostics go to stderr, and strips the plugin's own shared object with
@@ -18,7 +19,7 @@ use crate::{process::CommandLine, targets::Target};
 
 use super::{
     probe::{self, Rustc},
-    project::{CrossConfig, Project},
+    project::Project,
     request::GlibcVersion,
     MissingPiece,
 };
@@ -61,8 +62,8 @@ pub struct BuildOptions {
     pub strip: bool,
     /// The glibc floor (zigbuild only).
     pub glibc: Option<GlibcVersion>,
-    /// The container engine cross should use, when known.
-    pub engine: Option<String>,
+    /// The environment of the cross command: engine, images, mounts (see [`super::cross`]).
+    pub cross_env: Vec<(String, String)>,
 }
 
 impl BuildOptions {
@@ -107,9 +108,18 @@ pub fn command(
         Backend::Zigbuild => CommandLine::new("cargo").arg("zigbuild"),
         Backend::Cross => CommandLine::new("cross").arg("build"),
     };
+    // cross runs cargo in its container, where the workspace may be mounted at `/project`:
+    // it gets the manifest relative to the workspace root it runs in.
+    let manifest = match backend {
+        Backend::Cross => project
+            .manifest_path
+            .strip_prefix(&project.workspace_root)
+            .unwrap_or(&project.manifest_path),
+        _ => &project.manifest_path,
+    };
     cmd = cmd
         .arg("--manifest-path")
-        .arg(project.manifest_path.to_string_lossy())
+        .arg(manifest.to_string_lossy())
         .arg("--lib");
     if options.release {
         cmd = cmd.arg("--release");
@@ -140,11 +150,8 @@ pub fn command(
         }
         Backend::Zigbuild => cmd.current_dir(&project.package_dir),
         Backend::Cross => {
-            if let Some(engine) = &options.engine {
-                cmd = cmd.env("CROSS_CONTAINER_ENGINE", engine);
-            }
-            if let Some(CrossConfig::File(file)) = &project.cross_config {
-                cmd = cmd.env("CROSS_CONFIG", file.to_string_lossy());
+            for (key, value) in &options.cross_env {
+                cmd = cmd.env(key, value);
             }
             cmd.current_dir(&project.workspace_root)
         }
@@ -176,17 +183,18 @@ pub fn quick_missing(backend: Backend, targets: &[Target]) -> Vec<MissingPiece> 
         }
         Backend::Cross => {
             out.extend(probe::cross().err());
-            if ["docker", "podman"]
-                .iter()
-                .chain(
-                    std::env::var("CROSS_CONTAINER_ENGINE")
-                        .ok()
-                        .as_deref()
-                        .iter(),
-                )
-                .all(|e| probe::program(e).is_none())
-            {
-                out.extend(probe::container_engine().err());
+            let mut engines = vec!["docker".to_owned(), "podman".to_owned()];
+            if let Ok(name) = std::env::var("CROSS_CONTAINER_ENGINE") {
+                if !name.is_empty() {
+                    engines = vec![name];
+                }
+            }
+            if engines.iter().all(|e| probe::program(e).is_none()) {
+                let problem = crate::engine::EngineError::NotFound { tried: engines };
+                out.push(MissingPiece {
+                    what: problem.to_string(),
+                    fix: problem.fix(),
+                });
             }
         }
     }
@@ -218,10 +226,7 @@ pub fn missing(
             out.extend(probe::cargo_zigbuild().err());
             out.extend(probe::zig().err());
         }
-        Backend::Cross => {
-            out.extend(probe::cross().err());
-            out.extend(probe::container_engine().err());
-        }
+        Backend::Cross => out.extend(super::cross::missing(targets, rustc)),
     }
     out
 }

@@ -3,7 +3,7 @@
 
 use std::{fmt, path::PathBuf};
 
-use crate::process::ProcessError;
+use crate::{engine::EngineError, process::ProcessError};
 
 /// One thing a backend needs that is not on this machine, with the command that installs it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -94,6 +94,22 @@ pub enum BuildError {
         backend: &'static str,
         /// Each missing piece with its install command.
         missing: Vec<MissingPiece>,
+    },
+    /// The `cross` backend has no container engine that works.
+    #[error("cannot build with the `cross` backend: {problem}\n  fix: {}", .problem.fix())]
+    Engine {
+        /// What is wrong with the engine.
+        problem: EngineError,
+    },
+    /// The `cross` backend's build images are not in the engine's store.
+    #[error("cannot build with the `cross` backend: no build image {} for rustc {toolchain} in the engine's store\n  fix: {fix}", .images.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", "))]
+    MissingImage {
+        /// The images looked for.
+        images: Vec<String>,
+        /// The toolchain version that names them.
+        toolchain: String,
+        /// The command that makes them.
+        fix: String,
     },
     /// `--backend auto` found no backend that works on this machine.
     #[error("no backend can build {targets} on this machine{}\n  hint: install the pieces of one backend (or run `scripts/setup.sh`), then check with `plugin-build doctor`", reasons(.tried))]

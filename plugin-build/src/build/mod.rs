@@ -4,11 +4,13 @@
 //! The parts: [`request`] resolves targets and the glibc floor, [`project`] reads the package
 //! through cargo, [`probe`] looks at the machine, [`select`] picks the backend and says why,
 //! [`backend`] builds each backend's exact command (run through [`crate::process`]),
+//! [`cross`] prepares the `cross` backend (engine, build images, mounts),
 //! [`check`] verifies the ELF output, [`toolchain`] compares the pinned rustc of plugin and
 //! host, [`progress`] and [`report`] show what happens and what came out.
 
 pub mod backend;
 pub mod check;
+pub mod cross;
 mod error;
 pub mod probe;
 pub mod progress;
@@ -168,7 +170,7 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
         progress.status("Info", message);
     };
 
-    let selection = select::select(
+    let mut selection = select::select(
         args.backend,
         &targets,
         &project.package_dir,
@@ -176,6 +178,19 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
         args.dry_run,
     )?;
     let backend = selection.backend;
+    let cross_plan = match backend {
+        Backend::Cross => {
+            let rustc = probe::Rustc::probe(&project.package_dir);
+            let plan = cross::plan(&project, &targets, &rustc, args.dry_run)?;
+            for piece in &plan.missing {
+                if !selection.missing.contains(piece) {
+                    selection.missing.push(piece.clone());
+                }
+            }
+            Some(plan)
+        }
+        _ => None,
+    };
     if json {
         report::out_json(&serde_json::json!({
             "reason": "backend-selected",
@@ -204,6 +219,28 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
     for line in toolchain::compare(plugin_pin.as_ref(), host_pin.flatten().as_ref()) {
         info(&line);
     }
+    if let Some(plan) = &cross_plan {
+        for image in &plan.images {
+            info(&match &image.source {
+                cross::ImageSource::Ours => {
+                    format!("{}: build image `{}`", image.target.name, image.image)
+                }
+                cross::ImageSource::User(place) => format!(
+                    "{}: image `{}` from {place} (the user's setting is kept)",
+                    image.target.name, image.image
+                ),
+            });
+        }
+        for dir in &plan.mounts {
+            info(&format!(
+                "mounting `{}` into the container (path dependencies outside the workspace)",
+                dir.display()
+            ));
+        }
+        if targets.len() > 1 {
+            info("cross builds one target per run (each in its own image)");
+        }
+    }
     if backend == Backend::Cross {
         match &project.cross_config {
             Some(project::CrossConfig::File(file)) => {
@@ -221,17 +258,17 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
         release: !args.debug,
         strip: !args.no_strip,
         glibc,
-        engine: match backend {
-            Backend::Cross => probe::container_engine()
-                .map(|e| e.name)
-                .ok()
-                .or_else(|| std::env::var("CROSS_CONTAINER_ENGINE").ok()),
-            _ => None,
-        },
+        cross_env: cross_plan
+            .as_ref()
+            .map(|p| p.env.clone())
+            .unwrap_or_default(),
     };
-    let groups: Vec<Vec<Target>> = match args.schedule {
-        Schedule::Sequential => targets.iter().map(|t| vec![*t]).collect(),
-        Schedule::Concurrent => vec![targets.clone()],
+    // cross takes the image of the first `--target` only, so it gets one target per run.
+    let groups: Vec<Vec<Target>> = match (backend, args.schedule) {
+        (Backend::Cross, _) | (_, Schedule::Sequential) => {
+            targets.iter().map(|t| vec![*t]).collect()
+        }
+        (_, Schedule::Concurrent) => vec![targets.clone()],
     };
 
     if args.dry_run {
@@ -283,6 +320,17 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
         let output = result.map_err(|source| {
             progress.fail(group);
             progress.done();
+            // A container that cannot start (cross's output above shows the engine's error)?
+            if let Some(engine) = cross_plan.as_ref().and_then(|p| p.engine.as_ref()) {
+                let image = cross_plan
+                    .as_ref()
+                    .and_then(|p| p.images.iter().find(|i| i.target == group[0]))
+                    .map(|i| i.image.clone())
+                    .unwrap_or_default();
+                if let Err(problem) = engine.try_run(&image) {
+                    return BuildError::Engine { problem };
+                }
+            }
             // A piece the quick check could not see (a rustup target, zig)? Name it and its fix.
             let missing =
                 backend::missing(backend, group, &probe::Rustc::probe(&project.package_dir));
@@ -300,7 +348,7 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
             }
         })?;
         let seconds = group_started.elapsed().as_secs_f64();
-        let found = artifacts_from_messages(&output.stdout, &project.manifest_path);
+        let found = artifacts_from_messages(&output.stdout, &project, backend);
         for target in group {
             let built = found
                 .get(target.triple)
@@ -361,21 +409,31 @@ fn plan_json(backend: Backend, targets: &[Target], cmd: &CommandLine) -> serde_j
 
 /// The shared objects of the plugin package in cargo's JSON messages, by target triple (the
 /// folder below the target directory; zigbuild's glibc suffix is not part of it).
-fn artifacts_from_messages(stdout: &[u8], manifest: &Path) -> HashMap<String, PathBuf> {
+fn artifacts_from_messages(
+    stdout: &[u8],
+    project: &Project,
+    backend: Backend,
+) -> HashMap<String, PathBuf> {
+    // cross reports the paths inside its container.
+    let map = |path: &Path| match backend {
+        Backend::Cross => cross::host_path(project, path),
+        _ => path.to_owned(),
+    };
+    let manifest = &project.manifest_path;
     let mut found = HashMap::new();
     for line in stdout.split(|b| *b == b'\n') {
         let Ok(message) = serde_json::from_slice::<serde_json::Value>(line) else {
             continue;
         };
         let same_package = message["manifest_path"].as_str().is_some_and(|m| {
-            let m = Path::new(m);
-            m == manifest || m.canonicalize().is_ok_and(|m| m == manifest)
+            let m = map(Path::new(m));
+            m == *manifest || m.canonicalize().is_ok_and(|m| m == *manifest)
         });
         if message["reason"] != "compiler-artifact" || !same_package {
             continue;
         }
         let files = message["filenames"].as_array().into_iter().flatten();
-        for file in files.filter_map(|f| f.as_str()).map(PathBuf::from) {
+        for file in files.filter_map(|f| f.as_str()).map(|f| map(Path::new(f))) {
             if file.extension().is_some_and(|e| e == "so") {
                 let triple = crate::targets::TARGETS
                     .iter()

@@ -1,6 +1,6 @@
 //! Looks at this machine: the rustc that would build the plugin (and which targets its
-//! sysroot has), cross linkers and their C libraries, zig and cargo-zigbuild, cross and a
-//! running container engine, qemu-user. Each probe answers "here it is" or a
+//! sysroot has), cross linkers and their C libraries, zig and cargo-zigbuild, cross, qemu-user
+//! (the container engine is [`crate::engine`]'s). Each probe answers "here it is" or a
 //! [`MissingPiece`] with the exact install command. Used by backend selection and `doctor`.
 
 use std::path::{Path, PathBuf};
@@ -157,66 +157,6 @@ pub fn cross() -> Result<PathBuf, MissingPiece> {
         what: "`cross`".into(),
         fix: "`cargo install --locked cross`".into(),
     })
-}
-
-/// A container engine that answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Engine {
-    /// `docker` or `podman` (or what `CROSS_CONTAINER_ENGINE` names).
-    pub name: String,
-}
-
-/// Finds a running container engine for cross: `CROSS_CONTAINER_ENGINE`, else docker, else
-/// podman; "running" means `<engine> info` succeeds.
-pub fn container_engine() -> Result<Engine, MissingPiece> {
-    let candidates: Vec<String> = match std::env::var("CROSS_CONTAINER_ENGINE") {
-        Ok(name) if !name.is_empty() => vec![name],
-        _ => vec!["docker".into(), "podman".into()],
-    };
-    let mut not_running = Vec::new();
-    for name in &candidates {
-        if program(name).is_none() {
-            continue;
-        }
-        match CommandLine::new(name.clone())
-            .args(["info", "--format", "{{json .}}"])
-            .output()
-        {
-            Ok(_) => return Ok(Engine { name: name.clone() }),
-            Err(e) => {
-                let why = match &e {
-                    crate::process::ProcessError::Failed { stderr, .. } => stderr
-                        .lines()
-                        .rev()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("it failed")
-                        .trim()
-                        .to_owned(),
-                    other => other.to_string(),
-                };
-                not_running.push(format!("`{name} info`: {why}"));
-            }
-        }
-    }
-    if not_running.is_empty() {
-        Err(MissingPiece {
-            what: format!(
-                "a container engine for cross ({} not found)",
-                candidates.join(" or ")
-            ),
-            fix:
-                "`sudo apt-get install -y podman` (or install docker), or use `--backend zigbuild`"
-                    .into(),
-        })
-    } else {
-        Err(MissingPiece {
-            what: format!(
-                "a running container engine for cross ({})",
-                not_running.join("; ")
-            ),
-            fix: "start it (`sudo systemctl start docker`), or use `--backend zigbuild`".into(),
-        })
-    }
 }
 
 /// Finds qemu-user for a foreign target.

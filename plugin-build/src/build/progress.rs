@@ -86,6 +86,18 @@ impl Progress {
         }
     }
 
+    /// The next step of one target's work (its line changes, its clock keeps running); a
+    /// plain status line with `word` when there are no bars.
+    pub fn step(&self, target: &Target, word: &str, message: &str) {
+        match self.bar(target) {
+            Some(bar) => {
+                bar.set_message(message.to_owned());
+                bar.enable_steady_tick(Duration::from_millis(120));
+            }
+            None => self.status(word, &format!("{}: {message}", target.name)),
+        }
+    }
+
     /// A target is built and checked.
     pub fn finish(&self, target: &Target, message: &str) {
         match self.bar(target) {

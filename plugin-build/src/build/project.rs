@@ -39,7 +39,7 @@ pub enum CrossConfig {
     Metadata(PathBuf),
 }
 
-fn read_manifest(path: &Path) -> Result<toml::Value, BuildError> {
+pub(crate) fn read_manifest(path: &Path) -> Result<toml::Value, BuildError> {
     let text = std::fs::read_to_string(path).map_err(|source| BuildError::Io {
         action: "read",
         path: path.to_owned(),
@@ -131,7 +131,7 @@ impl Project {
 
 /// The workspace root the way cargo finds it: the package's own `[workspace]`, the folder its
 /// `package.workspace` names, else the nearest folder above with a `[workspace]` manifest.
-fn find_workspace_root(package_dir: &Path, doc: &toml::Value) -> PathBuf {
+pub(crate) fn find_workspace_root(package_dir: &Path, doc: &toml::Value) -> PathBuf {
     if doc.get("workspace").is_some() {
         return package_dir.to_owned();
     }

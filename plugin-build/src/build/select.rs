@@ -1,6 +1,6 @@
 //! Backend selection: an explicit `--backend` is checked for what it lacks; `auto` tries
-//! `cross` (where a container engine runs: the documented default), then `zigbuild`, then
-//! `cargo`, and says why it took the one it took. With `--glibc` only `zigbuild` can serve.
+//! `cross` (where a container engine starts containers and the build images exist: the
+//! documented default), then `zigbuild`, then `cargo`, and says why it took the one it took. With `--glibc` only `zigbuild` can serve.
 
 use std::path::Path;
 
@@ -88,10 +88,12 @@ pub fn select(
         if missing.is_empty() {
             let mut reason = match backend {
                 Backend::Cross => format!(
-                    "`cross` is installed and a container engine ({}) is running",
-                    probe::container_engine()
-                        .map(|e| e.name)
-                        .unwrap_or_default()
+                    "`cross` is installed, `{}` starts containers and the build images for {} \
+                     are in its store",
+                    crate::engine::Engine::find(None)
+                        .map(|e| e.program)
+                        .unwrap_or_default(),
+                    names(targets)
                 ),
                 Backend::Zigbuild => format!(
                     "cargo-zigbuild and zig {} are installed{}",
