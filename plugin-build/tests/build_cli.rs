@@ -273,12 +273,18 @@ fn the_cross_backend_honours_workspace_metadata_cross() {
     assert!(output.status.success(), "{}", show(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    // cross reads the metadata itself: no CROSS_CONFIG, and it runs in the workspace root.
+    // cross reads the metadata itself: no CROSS_CONFIG, and it runs in the workspace root;
+    // the image the metadata names is kept (no CROSS_TARGET_..._IMAGE of ours).
     assert!(
-        stdout.starts_with("cross build --manifest-path "),
+        stdout.contains("cross build --manifest-path Cargo.toml "),
         "{stdout}"
     );
     assert!(!stdout.contains("CROSS_CONFIG"), "{stdout}");
+    assert!(!stdout.contains("_IMAGE="), "{stdout}");
+    assert!(
+        stderr.contains("arm64: image `example/aarch64:1` from `[workspace.metadata.cross]`"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("cross configuration: `[*.metadata.cross]`"),
         "{stderr}"

@@ -116,7 +116,7 @@ pub enum ImagesError {
         package: &'static str,
     },
     /// A step of making an image failed.
-    #[error("making `{image}` failed at {step}")]
+    #[error("making `{image}` failed at its {step} step")]
     Step {
         /// The image.
         image: String,
@@ -182,6 +182,8 @@ pub struct ImageOutcome {
     pub changes: Vec<String>,
     /// Seconds it took (0 when fresh).
     pub seconds: f64,
+    /// Seconds of each step (debootstrap, pack, import, check), when it was built.
+    pub steps: BTreeMap<&'static str, f64>,
     /// The labels that record its inputs.
     pub labels: BTreeMap<String, String>,
 }
@@ -350,6 +352,7 @@ pub fn build_images(args: &ImagesArgs) -> Result<Vec<ImageOutcome>, ImagesError>
                 status,
                 changes,
                 seconds: 0.0,
+                steps: BTreeMap::new(),
                 labels: spec.labels(),
             };
             if json {
@@ -379,6 +382,7 @@ pub fn build_images(args: &ImagesArgs) -> Result<Vec<ImageOutcome>, ImagesError>
                 status: ImageStatus::Planned,
                 changes,
                 seconds: 0.0,
+                steps: BTreeMap::new(),
                 labels: spec.labels(),
             };
             if json {
@@ -423,14 +427,10 @@ pub fn build_images(args: &ImagesArgs) -> Result<Vec<ImageOutcome>, ImagesError>
             path: base.clone(),
             source,
         })?;
-    for (spec, status, changes, old_id) in plan {
+    let make = |(spec, status, changes, old_id): Planned| -> Result<ImageOutcome, ImagesError> {
         let started = Instant::now();
-        let result = build_one(&engine, spec, &base, cache.path(), args, &progress);
-        if let Err(e) = result {
-            progress.fail(std::slice::from_ref(&spec.target));
-            progress.done();
-            return Err(e);
-        }
+        let steps = build_one(&engine, spec, &base, cache.path(), args, &progress)
+            .inspect_err(|_| progress.fail(std::slice::from_ref(&spec.target)))?;
         // The replaced image would only take space: remove it (unless a container uses it).
         if let Some(old) = old_id {
             if engine.inspect(&spec.name).is_some_and(|(id, _)| id != old) {
@@ -459,12 +459,49 @@ pub fn build_images(args: &ImagesArgs) -> Result<Vec<ImageOutcome>, ImagesError>
             status,
             changes,
             seconds,
+            steps,
             labels: spec.labels(),
         };
         if json {
             report::out_json(&outcome);
         }
-        outcomes.push(outcome);
+        Ok(outcome)
+    };
+    // The first image alone: it fills the package cache with the packages every image shares
+    // and proves the engine starts containers. The others then run side by side (dpkg waits on
+    // the disk much of the time), each adding only its own cross packages to the cache.
+    let mut plan = plan.into_iter();
+    let result = plan.next().map(&make).transpose().and_then(|first| {
+        outcomes.extend(first);
+        let jobs = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let make = &make;
+        loop {
+            let batch: Vec<Planned> = plan.by_ref().take(jobs).collect();
+            if batch.is_empty() {
+                break;
+            }
+            let results: Vec<Result<ImageOutcome, ImagesError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = batch
+                    .into_iter()
+                    .map(|item| scope.spawn(move || make(item)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect()
+            });
+            for result in results {
+                outcomes.push(result?);
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        progress.done();
+        return Err(e);
     }
     progress.done();
     Ok(outcomes)
@@ -479,7 +516,11 @@ fn tar_command(root: &Path, tarball: &Path) -> CommandLine {
         .arg(".")
 }
 
+/// One image to make: its spec, what will happen, why, and the id of the image it replaces.
+type Planned<'a> = (&'a ImageSpec, ImageStatus, Vec<String>, Option<String>);
+
 /// Makes one image: debootstrap into a temporary folder, pack it, import it, check it.
+/// Returns the seconds of each step.
 fn build_one(
     engine: &Engine,
     spec: &ImageSpec,
@@ -487,7 +528,8 @@ fn build_one(
     cache: &Path,
     args: &ImagesArgs,
     progress: &Progress,
-) -> Result<(), ImagesError> {
+) -> Result<BTreeMap<&'static str, f64>, ImagesError> {
+    let times = std::sync::Mutex::new(BTreeMap::new());
     let work = tempfile::Builder::new()
         .prefix("plugin-build-image-")
         .tempdir_in(base)
@@ -527,7 +569,7 @@ fn build_one(
         debootstrap_command(spec, &root, Some(cache), args.mirror.as_deref()),
     )?;
     step(
-        "packing the root file system",
+        "pack",
         "Packing",
         format!("packing the root file system for {}", spec.name),
         tar_command(&root, &tarball),
@@ -546,10 +588,14 @@ fn build_one(
         "Checking",
         &format!("starting {} (gcc and the linker)", spec.name),
     );
+    let started = Instant::now();
     engine
         .check_run(&check_command(engine, spec))
         .map_err(|problem| ImagesError::Check {
             image: spec.name.clone(),
             problem,
-        })
+        })?;
+    let mut times = times.into_inner().unwrap_or_default();
+    times.insert("check", started.elapsed().as_secs_f64());
+    Ok(times)
 }
