@@ -414,9 +414,15 @@ fn a_rebuild_prints_the_summary_table_and_the_toolchain_information() {
 
 /// The JSON lines of a `plugin-build images` run.
 fn images_run(args: &[&str]) -> (Output, Vec<Value>) {
+    images_run_with(args, &[])
+}
+
+/// `images_run` with extra environment variables.
+fn images_run_with(args: &[&str], env: &[(&str, &Path)]) -> (Output, Vec<Value>) {
     let output = plugrack_build()
         .args(["images", "--message-format", "json"])
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .output()
         .expect("run plugin-build images");
@@ -698,7 +704,10 @@ fn an_engine_that_cannot_start_containers_is_named_with_its_fix() {
     );
 
     // images: checks the engine with an image that is there before any debootstrap.
-    let (output, _) = images_run(&["--target", "arm64", "--rebuild"]);
+    let (output, _) = images_run_with(
+        &["--target", "arm64", "--rebuild"],
+        &[("CONTAINERS_CONF", conf.path())],
+    );
     let text = show(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("cannot start containers"), "{text}");

@@ -100,9 +100,14 @@ impl Progress {
 
     /// A target is built and checked.
     pub fn finish(&self, target: &Target, message: &str) {
+        self.finish_as(target, "Finished", message);
+    }
+
+    /// A target's work is over; `word` is the plain status word (`Finished`, `Fresh`).
+    pub fn finish_as(&self, target: &Target, word: &str, message: &str) {
         match self.bar(target) {
             Some(bar) => bar.finish_with_message(format!("done: {message}")),
-            None => self.status("Finished", &format!("{}: {message}", target.name)),
+            None => self.status(word, &format!("{}: {message}", target.name)),
         }
     }
 

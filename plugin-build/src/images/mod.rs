@@ -341,8 +341,9 @@ pub fn build_images(args: &ImagesArgs) -> Result<Vec<ImageOutcome>, ImagesError>
             }
         };
         if status == ImageStatus::Fresh {
-            progress.finish(
+            progress.finish_as(
                 &spec.target,
+                "Fresh",
                 &format!("{} is fresh (inputs unchanged)", spec.name),
             );
             let outcome = ImageOutcome {
@@ -545,13 +546,19 @@ fn build_one(
         if args.verbose {
             progress.status("Running", &format!("`{cmd}`"));
         }
-        cmd.output()
+        let started = Instant::now();
+        let result = cmd
+            .output()
             .map(|_| ())
             .map_err(|source| ImagesError::Step {
                 image: spec.name.clone(),
                 step: what,
                 source,
-            })
+            });
+        if let Ok(mut times) = times.lock() {
+            times.insert(what, started.elapsed().as_secs_f64());
+        }
+        result
     };
     progress.start(
         std::slice::from_ref(&spec.target),
