@@ -118,12 +118,21 @@ impl CommandLine {
         if output.status.success() {
             Ok(output)
         } else {
+            // Some programs (debootstrap) state their error on stdout: show that when stderr
+            // has nothing.
+            let stderr = String::from_utf8_lossy(&output.stderr)
+                .trim_end()
+                .to_owned();
             Err(ProcessError::Failed {
                 command: self.to_string(),
                 status: output.status.to_string(),
-                stderr: String::from_utf8_lossy(&output.stderr)
-                    .trim_end()
-                    .to_owned(),
+                stderr: if stderr.is_empty() {
+                    String::from_utf8_lossy(&output.stdout)
+                        .trim_end()
+                        .to_owned()
+                } else {
+                    stderr
+                },
             })
         }
     }

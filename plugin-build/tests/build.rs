@@ -543,7 +543,7 @@ fn cross_backend_builds_all_four_targets_in_the_build_images() {
         assert!(command.contains("CROSS_CONTAINER_ENGINE="), "{command}");
         let root = workspace_root().canonicalize().unwrap();
         assert!(
-            command.contains(&format!("-v {}:{}", root.display(), root.display())),
+            command.contains(&format!("-v {}:{}:ro", root.display(), root.display())),
             "{command}"
         );
         assert!(

@@ -175,7 +175,8 @@ fn container_opts(mounts: &[PathBuf]) -> Option<String> {
     }
     for dir in mounts {
         let dir = dir.to_string_lossy();
-        parts.push(format!("-v {}", shell_word(&format!("{dir}:{dir}"))));
+        // Read-only: the build only reads them (its outputs go to the target directory).
+        parts.push(format!("-v {}", shell_word(&format!("{dir}:{dir}:ro"))));
     }
     Some(parts.join(" "))
 }
@@ -437,7 +438,7 @@ mod tests {
         assert_eq!(container_opts(&[]), None);
         let opts = container_opts(&[PathBuf::from("/src/sdk"), PathBuf::from("/a b")]).unwrap();
         assert!(
-            opts.ends_with("-v /src/sdk:/src/sdk -v '/a b:/a b'"),
+            opts.ends_with("-v /src/sdk:/src/sdk:ro -v '/a b:/a b:ro'"),
             "{opts}"
         );
     }

@@ -116,12 +116,14 @@ pub enum ImagesError {
         package: &'static str,
     },
     /// A step of making an image failed.
-    #[error("making `{image}` failed at its {step} step")]
+    #[error("making `{image}` failed at its {step} step{}", .log.as_ref().map(|l| format!(" (its log is kept: `{}`)", l.display())).unwrap_or_default())]
     Step {
         /// The image.
         image: String,
         /// What was being done.
         step: &'static str,
+        /// debootstrap's own log, kept for reading.
+        log: Option<PathBuf>,
         /// The failed command (with its stderr).
         #[source]
         source: ProcessError,
@@ -508,6 +510,30 @@ pub fn build_images(args: &ImagesArgs) -> Result<Vec<ImageOutcome>, ImagesError>
     Ok(outcomes)
 }
 
+/// The last `lines` lines of a failed command's stderr (debootstrap's runs to hundreds).
+fn tail(err: ProcessError, lines: usize) -> ProcessError {
+    match err {
+        ProcessError::Failed {
+            command,
+            status,
+            stderr,
+        } => {
+            let all: Vec<&str> = stderr.lines().collect();
+            let start = all.len().saturating_sub(lines);
+            let mut kept = all[start..].join("\n");
+            if start > 0 {
+                kept = format!("({start} earlier lines left out)\n{kept}");
+            }
+            ProcessError::Failed {
+                command,
+                status,
+                stderr: kept,
+            }
+        }
+        other => other,
+    }
+}
+
 fn tar_command(root: &Path, tarball: &Path) -> CommandLine {
     CommandLine::new("tar")
         .args(["--numeric-owner", "-C"])
@@ -553,7 +579,8 @@ fn build_one(
             .map_err(|source| ImagesError::Step {
                 image: spec.name.clone(),
                 step: what,
-                source,
+                log: None,
+                source: tail(source, 20),
             });
         if let Ok(mut times) = times.lock() {
             times.insert(what, started.elapsed().as_secs_f64());
@@ -564,7 +591,7 @@ fn build_one(
         std::slice::from_ref(&spec.target),
         &format!("image {}", spec.name),
     );
-    step(
+    let bootstrapped = step(
         "debootstrap",
         "Bootstrapping",
         format!(
@@ -574,7 +601,28 @@ fn build_one(
             spec.packages.join(", ")
         ),
         debootstrap_command(spec, &root, Some(cache), args.mirror.as_deref()),
-    )?;
+    );
+    if let Err(ImagesError::Step {
+        image,
+        step,
+        source,
+        ..
+    }) = bootstrapped
+    {
+        // Keep the half-made root file system when it has a log: it says which package
+        // failed and why.
+        let log = root.join("debootstrap/debootstrap.log");
+        let log = log.is_file().then(|| {
+            let _ = work.keep();
+            log
+        });
+        return Err(ImagesError::Step {
+            image,
+            step,
+            log,
+            source,
+        });
+    }
     step(
         "pack",
         "Packing",
@@ -605,4 +653,46 @@ fn build_one(
     let mut times = times.into_inner().unwrap_or_default();
     times.insert("check", started.elapsed().as_secs_f64());
     Ok(times)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_errors_keep_their_last_lines() {
+        let err = ProcessError::Failed {
+            command: "debootstrap".into(),
+            status: "exit status: 1".into(),
+            stderr: (1..=30)
+                .map(|i| format!("I: line {i}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        let ProcessError::Failed { stderr, .. } = tail(err, 3) else {
+            unreachable!()
+        };
+        assert_eq!(
+            stderr,
+            "(27 earlier lines left out)\nI: line 28\nI: line 29\nI: line 30"
+        );
+    }
+
+    #[test]
+    fn the_debootstrap_command_names_suite_packages_cache_and_mirror() {
+        let amd64 = targets::find("amd64").unwrap();
+        let spec = ImageSpec::new(targets::find("386").unwrap(), "1.95.0", "bookworm", amd64);
+        let cmd = debootstrap_command(
+            &spec,
+            Path::new("/w/root"),
+            Some(Path::new("/w/debs")),
+            Some("http://deb.example/debian"),
+        );
+        assert_eq!(
+            cmd.to_string(),
+            "debootstrap --variant=minbase --arch=amd64 \
+             --include=gcc,libc6-dev,gcc-i686-linux-gnu,libc6-dev-i386-cross \
+             --cache-dir=/w/debs bookworm /w/root http://deb.example/debian"
+        );
+    }
 }
