@@ -126,7 +126,7 @@ pub enum ImagesError {
         log: Option<PathBuf>,
         /// The failed command (with its stderr).
         #[source]
-        source: ProcessError,
+        source: Box<ProcessError>,
     },
     /// The new image does not start, or lacks its compilers.
     #[error("the new image `{image}` does not work: {problem}\n  fix: {}", .problem.fix())]
@@ -580,7 +580,7 @@ fn build_one(
                 image: spec.name.clone(),
                 step: what,
                 log: None,
-                source: tail(source, 20),
+                source: Box::new(tail(source, 20)),
             });
         if let Ok(mut times) = times.lock() {
             times.insert(what, started.elapsed().as_secs_f64());
