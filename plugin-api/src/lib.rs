@@ -13,6 +13,9 @@
 //! - the one compatibility rule between a host's and a plugin's API version lives in
 //!   [`compat::check_api_compatibility`], which the host and the build tool both call.
 //!
+//! Version 1.1.0 appended [`PluginModule::extensions`]: host-defined extension points
+//! ([`ExtensionDecl`]), whose interfaces live in the host's own crates.
+//!
 //! Plugin authors do not use this crate directly: `plugrack-sdk` wraps it in idiomatic Rust.
 //! Host authors use it through `plugin-host`.
 
@@ -21,6 +24,7 @@
 pub mod compat;
 mod descriptor;
 mod error;
+mod extension;
 mod http;
 mod instance;
 mod module;
@@ -30,6 +34,7 @@ mod value;
 pub use abi_stable;
 pub use descriptor::{Descriptor, DescriptorRef};
 pub use error::{ErrorKind, PluginError};
+pub use extension::{ExtensionDecl, ExtensionDeclRef, ExtensionDecl_Prefix, ExtensionSlot};
 pub use http::{Header, HttpRequest, HttpResponse, RouteSpec};
 pub use instance::{
     Capabilities, PluginInstance, PluginInstanceBox, PluginInstance_TO, UserContext,

@@ -1,12 +1,17 @@
 //! The root module every plugin exports.
 
 use abi_stable::{
-    declare_root_module_statics, library::RootModule, package_version_strings,
-    sabi_types::VersionStrings, std_types::RResult, StableAbi,
+    declare_root_module_statics,
+    library::RootModule,
+    package_version_strings,
+    sabi_types::VersionStrings,
+    std_types::{RResult, RSlice},
+    StableAbi,
 };
 
 use crate::{
-    Capabilities, DescriptorRef, HostServicesBox, PluginError, PluginInstanceBox, UserContext,
+    Capabilities, DescriptorRef, ExtensionDeclRef, HostServicesBox, PluginError, PluginInstanceBox,
+    UserContext,
 };
 
 /// The root module: what a plugin exports and the host loads.
@@ -40,6 +45,11 @@ pub struct PluginModule {
         user: UserContext,
         services: HostServicesBox,
     ) -> RResult<PluginInstanceBox, PluginError>,
+
+    /// Added in 1.1.0: the host-defined extension points this plugin implements, each in one
+    /// version (a plugin may list several versions of one extension point; the host picks the
+    /// one it supports). Empty when it implements none; `None` for plugins built against 1.0.
+    pub extensions: RSlice<'static, ExtensionDeclRef>,
 }
 
 impl RootModule for PluginModuleRef {

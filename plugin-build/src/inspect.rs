@@ -10,6 +10,13 @@
 //! For a package: the archive and every checksum are verified as `deploy` does, the
 //! descriptor comes from `plugin.toml`, each target's ELF facts are read, and the verdict is
 //! the host's on this machine's target.
+//!
+//! The host-defined extension points the plugin implements are listed with the interface
+//! crate each was built against (as the plugin's layout records it). With `--from` (a host's
+//! `Cargo.lock` or folder), each is judged against the host's version of that interface crate
+//! with the host's own rule (`plugrack_extension::check_version`): an extension built against
+//! another semver line is an error with its own message, and `inspect` exits with
+//! [`EXIT_REFUSED`] even though the plugin itself would load.
 
 use std::{
     path::{Path, PathBuf},
@@ -19,7 +26,11 @@ use std::{
 use plugrack_host::{manifest, HostConfig, PluginManager};
 use serde::Serialize;
 
-use crate::{build::check, deploy, targets};
+use crate::{
+    build::check,
+    cap::{host_lock_path, Lock},
+    deploy, targets,
+};
 
 /// Exit code of `inspect`: the file was read, and this toolkit's host would refuse it.
 pub const EXIT_REFUSED: u8 = 3;
@@ -38,6 +49,11 @@ pub struct InspectArgs {
     /// The host application version to judge against (as `plugin-host --host-version`).
     #[arg(long, value_name = "SEMVER", default_value = "1.0.0")]
     pub host_version: semver::Version,
+
+    /// The host's Cargo.lock (or its folder): judge each extension against the host's
+    /// version of its interface crate.
+    #[arg(long, value_name = "HOST")]
+    pub from: Option<PathBuf>,
 }
 
 /// What `inspect` found.
@@ -55,8 +71,35 @@ pub struct Inspection {
     pub descriptor: Option<Descriptor>,
     /// One entry per shared object (one for a `.so`, one per target for a package).
     pub objects: Vec<Object>,
+    /// The host-defined extension points it implements (known for a loaded plugin only).
+    pub extensions: Vec<InspectedExtension>,
     /// Would this toolkit's host load it?
     pub verdict: Verdict,
+}
+
+/// One extension point the plugin implements.
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectedExtension {
+    /// The extension point's id.
+    pub id: String,
+    /// The version the plugin implements.
+    pub version: String,
+    /// The interface crate it was built against.
+    pub interface: String,
+    /// That crate's version in the plugin.
+    pub interface_version: String,
+    /// With `--from`: the host's version(s) of the interface crate (empty when the host
+    /// does not depend on it).
+    pub host_versions: Option<Vec<String>>,
+    /// With `--from`: why the host would refuse it, with the fix.
+    pub problem: Option<String>,
+}
+
+impl Inspection {
+    /// Whether the host would load the plugin and use every extension it was judged on.
+    pub fn accepted(&self) -> bool {
+        self.verdict.loads && self.extensions.iter().all(|e| e.problem.is_none())
+    }
 }
 
 /// The descriptor's fields.
@@ -114,13 +157,17 @@ pub struct Verdict {
 
 /// Runs `inspect` from the command line.
 pub fn run(args: &InspectArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let inspection = inspect(&args.file, &args.host_version)?;
+    let host_lock = match &args.from {
+        Some(from) => Some(Lock::read(&host_lock_path(from)?)?),
+        None => None,
+    };
+    let inspection = inspect_with(&args.file, &args.host_version, host_lock.as_ref())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&inspection)?);
     } else {
         print!("{}", render(&inspection));
     }
-    Ok(if inspection.verdict.loads {
+    Ok(if inspection.accepted() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_REFUSED)
@@ -129,6 +176,76 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
 
 /// Inspects a `.so` or `.plg` file (told apart by content, not by name).
 pub fn inspect(
+    file: &Path,
+    host_version: &semver::Version,
+) -> Result<Inspection, deploy::DeployError> {
+    inspect_with(file, host_version, None)
+}
+
+/// [`inspect`], judging the plugin's extensions against the host's lock when one is given.
+pub fn inspect_with(
+    file: &Path,
+    host_version: &semver::Version,
+    host_lock: Option<&Lock>,
+) -> Result<Inspection, deploy::DeployError> {
+    let mut inspection = inspect_file(file, host_version)?;
+    if let Some(lock) = host_lock {
+        for extension in &mut inspection.extensions {
+            judge(extension, lock);
+        }
+    }
+    Ok(inspection)
+}
+
+/// Judges `extension` against the host lock's versions of its interface crate.
+fn judge(extension: &mut InspectedExtension, lock: &Lock) {
+    let host: Vec<String> = lock
+        .named(&extension.interface)
+        .map(|p| p.version.to_string())
+        .collect();
+    let refusals: Vec<plugrack_extension::VersionMismatch> = host
+        .iter()
+        .filter_map(|h| plugrack_extension::check_version(h, &extension.interface_version).err())
+        .collect();
+    if !host.is_empty() && refusals.len() == host.len() {
+        let line = semver::Version::parse(&host[0])
+            .map(|v| crate::cap::line::Line::of(&v).requirement())
+            .unwrap_or_default();
+        extension.problem = Some(format!(
+            "extension `{}`: built against `{}` {}; the host's lock has {}: the host refuses this extension\n  fix: build against the host's line: `{} = \"{line}\"`, then `plugin-build cap --from <host>/Cargo.lock`",
+            extension.id,
+            extension.interface,
+            extension.interface_version,
+            host.join(" and "),
+            extension.interface,
+        ));
+    }
+    extension.host_versions = Some(host);
+}
+
+fn extensions_of(report: &plugrack_host::PluginReport) -> Vec<InspectedExtension> {
+    report
+        .extensions
+        .iter()
+        .map(|e| {
+            let (interface, interface_version) = e
+                .interface
+                .rsplit_once(' ')
+                .map(|(c, v)| (c.to_owned(), v.to_owned()))
+                .unwrap_or_else(|| (e.interface.clone(), String::new()));
+            InspectedExtension {
+                id: e.id.clone(),
+                version: e.version.clone(),
+                interface,
+                interface_version,
+                host_versions: None,
+                problem: None,
+            }
+        })
+        .collect()
+}
+
+fn inspect_file(
     file: &Path,
     host_version: &semver::Version,
 ) -> Result<Inspection, deploy::DeployError> {
@@ -144,6 +261,7 @@ pub fn inspect(
         sha256: manifest::sha256_hex(&bytes),
         descriptor: None,
         objects: Vec::new(),
+        extensions: Vec::new(),
         verdict: Verdict {
             loads: false,
             message: String::new(),
@@ -156,6 +274,7 @@ pub fn inspect(
             .push(object_facts(file, &display_name(file), &bytes));
         let report = manager.load_file(file);
         inspection.verdict = verdict(&report, &manager, host_version);
+        inspection.extensions = extensions_of(&report);
         inspection.descriptor = report.info.as_ref().map(|info| Descriptor {
             id: info.id.clone(),
             name: info.name.clone(),
@@ -211,6 +330,7 @@ pub fn inspect(
             let path = unpacked.path().join(&entry.file);
             let report = manager.load_file(&path);
             inspection.verdict = verdict(&report, &manager, host_version);
+            inspection.extensions = extensions_of(&report);
             // Name the file as the user knows it, not the temporary copy.
             let shown = format!("{}!{}", file.display(), entry.file);
             inspection.verdict.message = inspection
@@ -345,6 +465,30 @@ pub fn render(inspection: &Inspection) -> String {
                 "not stripped"
             },
             &o.sha256[..16],
+        );
+    }
+    for e in &inspection.extensions {
+        let judged = match (&e.host_versions, &e.problem) {
+            (_, Some(_)) => "refused by the host's lock".to_owned(),
+            (Some(host), None) if host.is_empty() => "the host's lock does not have it".to_owned(),
+            (Some(host), None) => format!("the host's lock has {}: ok", host.join(" and ")),
+            (None, None) => "checked by the host when it loads".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "extension:   {} {} ({} {}): {judged}",
+            e.id, e.version, e.interface, e.interface_version
+        );
+    }
+    for problem in inspection
+        .extensions
+        .iter()
+        .filter_map(|e| e.problem.as_deref())
+    {
+        let _ = writeln!(
+            out,
+            "error:       {}",
+            problem.replace('\n', "\n             ")
         );
     }
     if inspection.verdict.loads {

@@ -669,3 +669,107 @@ fn offline_uses_the_cached_index() {
         ["1.0.109", "2.0.79"]
     );
 }
+
+/// Writes a crate at `dir` (its `Cargo.toml` from `manifest`, an empty `src/lib.rs`).
+fn write_crate(dir: &Path, manifest: &str) {
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+}
+
+fn interface_crate(dir: &Path, version: &str) {
+    write_crate(
+        dir,
+        &format!(
+            "[package]\nname = \"text-pipeline-api\"\nversion = \"{version}\"\nedition = \"2021\"\n\n\
+             [package.metadata.plugrack]\ninterface = true\n"
+        ),
+    );
+}
+
+fn generate_lockfile(manifest: &Path) {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["generate-lockfile", "--offline", "--manifest-path"])
+        .arg(manifest)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "cargo generate-lockfile {}",
+        manifest.display()
+    );
+}
+
+#[test]
+fn an_interface_crate_on_another_line_is_its_own_error() {
+    // A host at text-pipeline-api 1.1 and a plugin built against 2.0, both from paths (real
+    // cargo, offline: nothing here comes from a registry).
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    interface_crate(&root.join("api-1.1"), "1.1.0");
+    interface_crate(&root.join("api-2.0"), "2.0.0");
+    interface_crate(&root.join("api-1.0"), "1.0.0");
+    write_crate(
+        &root.join("host"),
+        "[package]\nname = \"host\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ntext-pipeline-api = { path = \"../api-1.1\" }\n",
+    );
+    generate_lockfile(&root.join("host/Cargo.toml"));
+    let plugin = |api: &str| {
+        let dir = root.join(format!("plugin-{api}"));
+        write_crate(
+            &dir,
+            &format!("[package]\nname = \"plugin\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ntext-pipeline-api = {{ path = \"../{api}\" }}\n"),
+        );
+        generate_lockfile(&dir.join("Cargo.toml"));
+        dir
+    };
+    let from = root.join("host/Cargo.lock");
+
+    let two = plugin("api-2.0");
+    let before = files(&two);
+    let out = cap(&two, &["--offline", "--from", from.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("plugin uses interface crate `text-pipeline-api` 2.0.0, the host 1.1.0: the host will refuse the plugin's extensions of it"),
+        "{err}"
+    );
+    assert!(err.contains("text-pipeline-api = \"1\""), "{err}");
+    assert_eq!(before, files(&two), "nothing changed");
+    let check = cap(
+        &two,
+        &[
+            "--offline",
+            "--from",
+            from.to_str().unwrap(),
+            "--check",
+            "--message-format",
+            "json",
+        ],
+    );
+    assert_eq!(check.status.code(), Some(1));
+    let events: Vec<serde_json::Value> = stdout(&check)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mismatch = events
+        .iter()
+        .find(|e| e["reason"] == "interface-mismatch")
+        .expect("an interface-mismatch event");
+    assert_eq!(mismatch["package"], "text-pipeline-api");
+    assert_eq!(mismatch["plugin_version"], "2.0.0");
+    let summary = events
+        .iter()
+        .find(|e| e["reason"] == "summary")
+        .expect("a summary");
+    assert_eq!(summary["interface_mismatches"], 1);
+    assert_eq!(events.last().unwrap()["reason"], "error");
+
+    // The same line (1.0 against the host's 1.1) is fine: the host uses it.
+    let one = plugin("api-1.0");
+    let out = cap(
+        &one,
+        &["--offline", "--from", from.to_str().unwrap(), "--check"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -463,7 +463,7 @@ fn inspect_tells_what_a_file_is_and_whether_the_host_loads_it() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["kind"], "shared-object");
     assert_eq!(json["descriptor"]["id"], ID);
-    assert_eq!(json["descriptor"]["api_version"], "1.0.0");
+    assert_eq!(json["descriptor"]["api_version"], plugrack_api::API_VERSION);
     assert_eq!(json["objects"][0]["target"], "amd64");
     assert!(json["objects"][0]["glibc"]
         .as_str()

@@ -2,7 +2,9 @@
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
-use crate::{events::MessageEvent, logfile::LevelFilter};
+use plugrack_extension::ExtensionPoint;
+
+use crate::{events::MessageEvent, extension::DeclaredPoint, logfile::LevelFilter};
 
 /// The manager's configuration. Every setting has a default except the host's version.
 #[derive(Clone)]
@@ -18,6 +20,8 @@ pub struct HostConfig {
     pub(crate) lifecycle_timeout: Duration,
     pub(crate) private_dir: Option<PathBuf>,
     pub(crate) on_message: Option<Arc<dyn Fn(MessageEvent) + Send + Sync>>,
+    pub(crate) extension_points: Vec<DeclaredPoint>,
+    pub(crate) cache_dir: Option<PathBuf>,
 }
 
 impl HostConfig {
@@ -36,6 +40,8 @@ impl HostConfig {
             lifecycle_timeout: Duration::from_secs(10),
             private_dir: None,
             on_message: None,
+            extension_points: Vec::new(),
+            cache_dir: None,
         }
     }
 
@@ -90,6 +96,40 @@ impl HostConfig {
     /// under the system's temporary folder, removed with the manager).
     pub fn private_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.private_dir = Some(dir.into());
+        self
+    }
+
+    /// Declares one of the host application's extension points (`E` is the marker type that
+    /// `#[extension_point]` generates, `FormatterExt` for `trait Formatter`). Plugins'
+    /// implementations of it are checked at load and handed out by
+    /// [`PluginManager::extensions`](crate::PluginManager::extensions); implementations of
+    /// extension points the host does not declare are reported as `undeclared`.
+    ///
+    /// # Panics
+    /// When another extension point with the same id (case-insensitively) was declared.
+    pub fn extension_point<E: ExtensionPoint>(mut self) -> Self {
+        let point = DeclaredPoint::of::<E>();
+        if let Some(other) = self
+            .extension_points
+            .iter()
+            .find(|p| p.id.eq_ignore_ascii_case(point.id))
+        {
+            assert!(
+                other.type_id == point.type_id,
+                "two extension points share the id `{}`: give each its own id",
+                point.id
+            );
+            return self;
+        }
+        self.extension_points.push(point);
+        self
+    }
+
+    /// Keep what the manager can recompute but would rather not (the results of extension
+    /// layout checks, by library content) in `dir`, so that a restart does not pay for it
+    /// again. Without it the results are kept in memory, for reloads.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
         self
     }
 

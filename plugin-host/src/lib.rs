@@ -33,6 +33,7 @@ mod config;
 pub mod discovery;
 mod error;
 mod events;
+pub mod extension;
 mod loader;
 mod logfile;
 mod manager;
@@ -50,12 +51,16 @@ pub use config::HostConfig;
 pub use discovery::Origin;
 pub use error::{host_target_name, LoadError, Refusal};
 pub use events::{MessageEvent, PluginEvent};
+pub use extension::{
+    Extension, ExtensionError, ExtensionRefusal, ExtensionReport, ExtensionStatus, LayoutCheck,
+};
 pub use logfile::{level_variable, LevelFilter};
 pub use manager::PluginManager;
 pub use metrics::{MetricsSnapshot, SAMPLE_EVERY};
 pub use plugrack_api::{Capabilities, ErrorKind, PluginError, Value, API_VERSION};
 /// `plugin.toml`, the package manifest (its rules live in `plugrack-descriptor`).
 pub use plugrack_descriptor::manifest;
+pub use plugrack_extension::{ExtensionHandle, ExtensionPoint};
 pub use report::{PluginInfo, PluginReport, PluginStatus};
 pub use values::{Request, Response, Route, User, Values};
 pub use watch::{watch, Watcher};

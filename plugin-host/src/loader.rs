@@ -1,14 +1,30 @@
 //! Loads one plugin file: preflight, `dlopen` through abi_stable, layout and version checks,
 //! descriptor checks. Maps every abi_stable error to a [`Refusal`].
 //!
-//! Always `lib_header_from_path` + `init_root_module`, never `RootModule::load_from_*`: those
-//! cache the first module of a type in a static and return it for every later path, so two
-//! plugins would silently become one.
+//! Always `lib_header_from_path` and the header's own initialisation, never
+//! `RootModule::load_from_*`: those cache the first module of a type in a static and return it
+//! for every later path, so two plugins would silently become one.
+//!
+//! The root module's layout is checked here rather than by `init_root_module`, because that
+//! checks the wrong way round for a plugin host: abi_stable's checker accepts an
+//! implementation with more trailing prefix fields than the interface, never fewer, and
+//! `init_root_module` passes the host's layout as the interface. A host at plugrack-api 1.1
+//! would then refuse every plugin built against 1.0, whose root module ends before
+//! `extensions` ("too many fields"). So the plugin's layout goes first: every field the
+//! plugin has must match the host's, and the host reads the fields the plugin lacks through
+//! accessors that answer `None`. A plugin newer than the host is refused by the version rule
+//! (`check_descriptor`) whatever its layout.
 
 use std::path::Path;
 
 use plugrack_api::{
-    abi_stable::library::{lib_header_from_path, LibraryError, RootModuleError},
+    abi_stable::{
+        abi_stability::abi_checking::check_layout_compatibility,
+        library::{lib_header_from_path, LibHeader, LibraryError, RootModule, RootModuleError},
+        sabi_types::VersionNumber,
+        std_types::RBoxError,
+        StableAbi,
+    },
     compat::{self, ApiIncompatibility, ApiVersion},
     PluginModuleRef,
 };
@@ -40,14 +56,35 @@ pub(crate) fn open(
     let header =
         lib_header_from_path(library).map_err(|e| Box::new(map_library_error(path, e, None)))?;
     let plugin_version = header.version_strings().to_string();
-    let module = header
-        .init_root_module::<PluginModuleRef>()
+    let module = init_root_module(header)
         .map_err(|e| Box::new(map_library_error(path, e, Some(&plugin_version))))?;
 
     let info = info_from_module(module, path);
     check_descriptor(&info, host)
         .map_err(|refusal| LoadError::new(path, refusal).with_id(&info.id))?;
     Ok(Opened { module, info })
+}
+
+/// abi_stable's `init_root_module` with the layout check the right way round (see the module
+/// documentation): the major version first, then the layout, then the plugin's constructor.
+fn init_root_module(header: &'static LibHeader) -> Result<PluginModuleRef, LibraryError> {
+    let expected = VersionNumber::new(PluginModuleRef::VERSION_STRINGS)?;
+    let actual = VersionNumber::new(header.version_strings())?;
+    if expected.major != actual.major || (expected.major == 0 && expected.minor > actual.minor) {
+        return Err(LibraryError::IncompatibleVersionNumber {
+            library_name: PluginModuleRef::NAME,
+            expected_version: expected,
+            actual_version: actual,
+        });
+    }
+    if let Some(layout) = header.layout() {
+        check_layout_compatibility(layout, <PluginModuleRef as StableAbi>::LAYOUT)
+            .map_err(|errors| LibraryError::AbiInstability(RBoxError::new(errors)))?;
+    }
+    // SAFETY: the plugin's root module layout was just found compatible with the host's
+    // (a library without a layout constant opted out of checking, as with abi_stable's own
+    // loader), so reading it as the host's `PluginModuleRef` is sound.
+    unsafe { header.init_root_module_with_unchecked_layout::<PluginModuleRef>() }
 }
 
 /// The descriptor of an opened root module, as the host reports it.

@@ -10,7 +10,9 @@ use std::{
 
 use serde::Serialize;
 
-use crate::{discovery::Origin, error::LoadError, metrics::MetricsSnapshot};
+use crate::{
+    discovery::Origin, error::LoadError, extension::ExtensionReport, metrics::MetricsSnapshot,
+};
 
 /// What a plugin says about itself, from its descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -103,6 +105,9 @@ pub struct PluginReport {
     pub loaded_at: Option<SystemTime>,
     /// Calls, errors, panics and latency.
     pub metrics: MetricsSnapshot,
+    /// The host-defined extension points the plugin lists, each with the host's verdict
+    /// (empty for plugins that list none, and for plugins built against plugrack-api 1.0).
+    pub extensions: Vec<ExtensionReport>,
 }
 
 impl PluginReport {

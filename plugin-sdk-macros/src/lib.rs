@@ -9,10 +9,49 @@
 
 use proc_macro::TokenStream;
 use proc_macro2::Span;
-use quote::quote;
-use syn::{parse_macro_input, Type};
+use quote::{quote, quote_spanned};
+use syn::{
+    bracketed,
+    parse::{Parse, ParseStream},
+    parse_macro_input,
+    punctuated::Punctuated,
+    spanned::Spanned,
+    Ident, Path, Token, Type,
+};
 
 mod metadata;
+
+/// `MyPlugin` or `MyPlugin, extensions = [Formatter, other::Linter]`.
+struct Input {
+    plugin: Type,
+    extensions: Vec<Path>,
+}
+
+impl Parse for Input {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let plugin: Type = input.parse()?;
+        let mut extensions = Vec::new();
+        if input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {
+            let key: Ident = input.parse()?;
+            if key != "extensions" {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("unknown argument `{key}`; expected `extensions = [Trait, ...]`"),
+                ));
+            }
+            input.parse::<Token![=]>()?;
+            let content;
+            bracketed!(content in input);
+            let list = Punctuated::<Path, Token![,]>::parse_terminated(&content)?;
+            extensions.extend(list);
+            input.parse::<Option<Token![,]>>()?;
+        }
+        if !input.is_empty() {
+            return Err(input.error("expected `export_plugin!(MyPlugin)` or `export_plugin!(MyPlugin, extensions = [Trait, ...])`"));
+        }
+        Ok(Self { plugin, extensions })
+    }
+}
 
 /// Exports a plugin type as this library's plugin.
 ///
@@ -38,16 +77,23 @@ mod metadata;
 /// The capabilities (`Executor`, `HttpHandler`, `Configurer`, `Displayer`) are detected from
 /// the traits the instance type implements. The descriptor and the capabilities are also
 /// written into the `.plugin_descriptor` section (format: `plugrack_descriptor::section`).
+///
+/// Host-defined extension points that the plugin type implements are listed by their trait
+/// (declared with `#[extension_point]` in the host's interface crate):
+///
+/// ```ignore
+/// plugrack_sdk::export_plugin!(MyPlugin, extensions = [text_pipeline_api::Formatter, Linter]);
+/// ```
 #[proc_macro]
 pub fn export_plugin(input: TokenStream) -> TokenStream {
-    let plugin_type = parse_macro_input!(input as Type);
-    match expand(&plugin_type) {
+    let input = parse_macro_input!(input as Input);
+    match expand(&input.plugin, &input.extensions) {
         Ok(tokens) => tokens.into(),
         Err(err) => err.to_compile_error().into(),
     }
 }
 
-fn expand(plugin_type: &Type) -> syn::Result<proc_macro2::TokenStream> {
+fn expand(plugin_type: &Type, extensions: &[Path]) -> syn::Result<proc_macro2::TokenStream> {
     let meta = metadata::read(Span::call_site())?;
     let manifest_path = meta.manifest_path.to_string_lossy().into_owned();
     let section_pieces = section_pieces(&meta.descriptor);
@@ -66,6 +112,26 @@ fn expand(plugin_type: &Type) -> syn::Result<proc_macro2::TokenStream> {
         &abi_stable_shared::mangled_root_module_loader_name(),
         Span::call_site(),
     );
+
+    let extensions_fn = (!extensions.is_empty()).then(|| {
+        let decls = extensions.iter().map(|path| {
+            // Spanned on the author's path, so that "not an extension point" and "does not
+            // implement it" point at the list entry.
+            quote_spanned! {path.span()=>
+                ::plugrack_sdk::__private::extension_decl::<
+                    <dyn #path as ::plugrack_sdk::__private::ExtensionTrait>::Point,
+                    #plugin_type,
+                >()
+            }
+        });
+        quote! {
+            fn extensions() -> &'static [::plugrack_sdk::__private::plugrack_api::ExtensionDeclRef] {
+                static LIST: ::std::sync::OnceLock<&'static [::plugrack_sdk::__private::plugrack_api::ExtensionDeclRef]> =
+                    ::std::sync::OnceLock::new();
+                LIST.get_or_init(|| ::plugrack_sdk::__private::leak_extensions(::std::vec![#(#decls),*]))
+            }
+        }
+    });
 
     Ok(quote! {
         const _: () = {
@@ -117,6 +183,8 @@ fn expand(plugin_type: &Type) -> syn::Result<proc_macro2::TokenStream> {
                         api_version: RStr::from_str(::plugrack_sdk::__private::plugrack_api::API_VERSION),
                     }
                 }
+
+                #extensions_fn
             }
         };
 

@@ -20,10 +20,11 @@ use plugrack_api::{
         sabi_trait::TD_Opaque,
         std_types::{RResult, RSlice, RStr, RString, RVec},
     },
-    Capabilities, Descriptor, ErrorKind, HostServicesBox, HttpRequest, HttpResponse, KeyValue,
-    PluginError, PluginInstance, PluginInstanceBox, PluginInstance_TO, PluginModule,
-    PluginModuleRef, RouteSpec, UserContext,
+    Capabilities, Descriptor, ErrorKind, ExtensionDecl, ExtensionDeclRef, ExtensionSlot,
+    HostServicesBox, HttpRequest, HttpResponse, KeyValue, PluginError, PluginInstance,
+    PluginInstanceBox, PluginInstance_TO, PluginModule, PluginModuleRef, RouteSpec, UserContext,
 };
+pub use plugrack_extension::{ExtensionTrait, ImplementedBy};
 
 use crate::{
     logging,
@@ -40,6 +41,10 @@ pub trait ExportedPlugin: Plugin {
     fn capability_table() -> &'static CapTable<Self::Instance>;
     /// The descriptor, from `Cargo.toml`.
     fn descriptor() -> Descriptor;
+    /// The extensions listed in `export_plugin!(P, extensions = [...])`.
+    fn extensions() -> &'static [ExtensionDeclRef] {
+        &[]
+    }
 }
 
 /// The loaded plugin, if any.
@@ -212,9 +217,51 @@ pub fn root_module<P: ExportedPlugin>() -> PluginModuleRef {
         on_load: on_load::<P>,
         on_unload: on_unload::<P>,
         new_instance: new_instance::<P>,
+        extensions: RSlice::from_slice(P::extensions()),
     };
     // Leaked on purpose: the module lives as long as the library, which is never unloaded.
     module.leak_into_prefix()
+}
+
+/// The declaration of `P`'s implementation of the extension point `E`, for the root module.
+pub fn extension_decl<E, P>() -> ExtensionDeclRef
+where
+    E: ImplementedBy<P>,
+    P: ExportedPlugin,
+{
+    ExtensionDecl {
+        id: RStr::from_str(E::ID),
+        version: RStr::from_str(E::VERSION),
+        layout: E::LAYOUT,
+        construct: construct_extension::<E, P>,
+    }
+    .leak_into_prefix()
+}
+
+/// Leaks the list of declarations: it lives as long as the library, which is never unloaded.
+pub fn leak_extensions(list: Vec<ExtensionDeclRef>) -> &'static [ExtensionDeclRef] {
+    list.leak()
+}
+
+extern "C" fn construct_extension<E, P>(slot: ExtensionSlot) -> RResult<(), PluginError>
+where
+    E: ImplementedBy<P>,
+    P: ExportedPlugin,
+{
+    guard_lifecycle("construct extension", || {
+        let plugin = P::state().get().ok_or_else(|| {
+            PluginError::new(
+                ErrorKind::UNAVAILABLE,
+                format!(
+                    "the host asked for extension `{}` before `on_load` succeeded",
+                    E::ID
+                ),
+            )
+        })?;
+        // SAFETY: the host made the slot for its own `E::Object`, whose layout it checked
+        // against this plugin's (`E::LAYOUT`) before calling; `write` checks size and alignment.
+        unsafe { slot.write(E::object(plugin)) }
+    })
 }
 
 extern "C" fn on_load<P: ExportedPlugin>(services: HostServicesBox) -> RResult<(), PluginError> {

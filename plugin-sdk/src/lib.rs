@@ -8,6 +8,11 @@
 //! plugrack_sdk::export_plugin!(MyPlugin);
 //! ```
 //!
+//! A plugin can also implement extension points that a host application declares in its own
+//! interface crate (with `plugrack_extension::extension_point`): it implements the trait on
+//! its plugin type and lists it, `export_plugin!(MyPlugin, extensions = [Formatter])`. A
+//! plugin that only does that uses [`NoInstance`] as its instance type.
+//!
 //! The macro reads the descriptor from the crate's `Cargo.toml` (`[package]` and
 //! `[package.metadata.plugin]`), checks it at compile time, detects which capabilities the
 //! instance type implements, and exports the root module of `plugrack-api`.
@@ -36,7 +41,9 @@ mod value;
 
 pub use error::{Error, Result};
 pub use http::{Request, Response, Route};
-pub use plugin::{Configurer, Displayer, Executor, HttpHandler, Instance, Plugin, User};
+pub use plugin::{
+    Configurer, Displayer, Executor, HttpHandler, Instance, NoInstance, Plugin, User,
+};
 pub use plugrack_api::{ErrorKind, API_VERSION};
 pub use plugrack_sdk_macros::export_plugin;
 pub use services::{Message, Services};
@@ -55,6 +62,7 @@ pub mod __private {
 pub mod prelude {
     pub use crate::{
         export_plugin, Configurer, Displayer, Error, ErrorKind, Executor, HttpHandler, Instance,
-        Message, Plugin, Request, Response, Result, Route, Services, User, Value, Values,
+        Message, NoInstance, Plugin, Request, Response, Result, Route, Services, User, Value,
+        Values,
     };
 }

@@ -59,8 +59,23 @@ pub trait Plugin: Sized + Send + Sync + 'static {
     }
 
     /// Creates the instance for `user`; `services` is bound to that instance.
-    fn new_instance(&self, user: &User, services: Services) -> Result<Self::Instance>;
+    ///
+    /// A plugin that only implements host-defined extension points has no instances: it sets
+    /// `type Instance = NoInstance` and keeps this default, which refuses.
+    fn new_instance(&self, user: &User, services: Services) -> Result<Self::Instance> {
+        let _ = (user, services);
+        Err(crate::Error::unsupported(
+            "this plugin has no instances: it only implements extension points",
+        ))
+    }
 }
+
+/// The instance type of a plugin without instances (one that only implements host-defined
+/// extension points): no capability, never created.
+#[derive(Debug)]
+pub enum NoInstance {}
+
+impl Instance for NoInstance {}
 
 /// One instance of a plugin. Called from many threads at once: use interior mutability.
 pub trait Instance: Send + Sync + 'static {

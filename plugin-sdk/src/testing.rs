@@ -12,6 +12,17 @@
 //!
 //! Calls cross the same `abi_stable` types and `catch_unwind` guards as in a host, so a panic
 //! comes back as an [`ErrorKind::PANICKED`](crate::ErrorKind::PANICKED) error here too.
+//!
+//! Extension points the plugin implements are reached the same way, through the object the
+//! host would get, with the interface's `…Calls` trait:
+//!
+//! ```ignore
+//! use text_pipeline_api::{FormatterCalls, FormatterExt};
+//!
+//! let harness = Harness::<MyPlugin>::load()?;
+//! let formatter = harness.extension::<FormatterExt>()?;
+//! assert_eq!(formatter.format("a b".into())?, "A B");
+//! ```
 //! Harnesses in one test process run one at a time, since a plugin's state is a global of its
 //! library just as it is in a host.
 
@@ -29,6 +40,9 @@ use plugrack_api::{
     HostServices, HostServices_TO, LogLevel, PluginError, PluginInstanceBox, PluginModuleRef,
     UserContext,
 };
+
+use plugrack_api::ExtensionSlot;
+use plugrack_extension::{ExtensionHandle, ExtensionPoint};
 
 use crate::{
     glue::ExportedPlugin, value, Error, Message, Request, Response, Result, Route, User, Values,
@@ -174,6 +188,29 @@ impl<P: ExportedPlugin> Harness<P> {
         Ok(TestInstance { instance })
     }
 
+    /// The plugin's implementation of the extension point `E`, created as the host creates it
+    /// (through the root module's declaration, into a slot of the interface's object type).
+    /// The calls are the interface's `…Calls` methods, returning this crate's [`Error`].
+    pub fn extension<E: ExtensionPoint>(&self) -> Result<TestExtension<E>> {
+        let decls = self.module.extensions().unwrap_or_default();
+        let decl = decls
+            .iter()
+            .find(|d| d.id().as_str() == E::ID && d.version().as_str() == E::VERSION)
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "the plugin does not list extension `{}` {} in `export_plugin!(.., extensions = [..])`",
+                    E::ID,
+                    E::VERSION
+                ))
+            })?;
+        let mut place = std::mem::MaybeUninit::<E::Object>::uninit();
+        (decl.construct())(ExtensionSlot::new(&mut place)).into_result()?;
+        // SAFETY: the constructor succeeded, so it wrote an object of this very type (the
+        // plugin and this test share one build of the interface crate).
+        let object = unsafe { place.assume_init() };
+        Ok(TestExtension { object })
+    }
+
     /// Everything the plugin logged so far.
     pub fn logs(&self) -> Vec<LogLine> {
         self.host.recorded().logs.clone()
@@ -197,6 +234,23 @@ impl<P: ExportedPlugin> Drop for Harness<P> {
             eprintln!("plugrack-sdk harness: on_unload failed: {e}");
         }
         crate::glue::IN_HARNESS.store(false, Ordering::SeqCst);
+    }
+}
+
+/// A plugin's extension object created by [`Harness::extension`].
+pub struct TestExtension<E: ExtensionPoint> {
+    object: E::Object,
+}
+
+impl<E: ExtensionPoint> ExtensionHandle<E> for TestExtension<E> {
+    type Error = Error;
+
+    fn object(&self) -> &E::Object {
+        &self.object
+    }
+
+    fn failed(&self, _method: &'static str, error: PluginError) -> Error {
+        Error::from(error)
     }
 }
 

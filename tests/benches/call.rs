@@ -5,7 +5,10 @@
 //! 1. a raw `extern "C"` function exported by the same shared library (the floor);
 //! 2. `plugin-host`'s public API on the boundary types (`Instance::execute_raw`);
 //! 3. `plugin-host`'s public API on std types (`Instance::execute`, with conversions);
-//! 4. the plugin's own trait, called in process from its rlib (no boundary at all).
+//! 4. the plugin's own trait, called in process from its rlib (no boundary at all);
+//!
+//! and, for the no-op, a fifth: the bench plugin's `Noop` extension point through a typed
+//! handle (`plugrack_host::Extension<NoopExt>`, the host-defined extension points' path).
 //!
 //! Samples of each case are interleaved, so a change in machine load hits all cases alike;
 //! the median of the samples is reported, and the ratios to the floor are printed.
@@ -16,6 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bench_plugin::{NoopCalls, NoopExt};
 use plugrack_api::{abi_stable::library::RawLibrary, KeyValue, Value};
 use plugrack_host::{HostConfig, PluginManager, User, Values};
 use plugrack_sdk::Executor;
@@ -89,7 +93,8 @@ fn main() {
         Some(dir)
     };
 
-    let manager = PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()));
+    let manager =
+        PluginManager::new(HostConfig::new("1.0.0".parse().unwrap()).extension_point::<NoopExt>());
     let report_line = manager.load_file(&plugin_path);
     assert!(
         report_line.error().is_none(),
@@ -99,6 +104,7 @@ fn main() {
     let instance = manager
         .instance("bench-0000", &User::new(1, "bench"))
         .unwrap();
+    let noop_handle = manager.extension::<NoopExt>("bench-0000").unwrap();
 
     // The same file is already mapped: dlopen hands back the same library.
     let raw = RawLibrary::load_at(&plugin_path).expect("open the bench plugin");
@@ -150,6 +156,15 @@ fn main() {
                             .execute("noop", Default::default())
                             .unwrap(),
                     );
+                }
+            }),
+            per_call_ns: vec![],
+        },
+        Case {
+            name: "plugin-host Extension<NoopExt>::noop() (typed handle)",
+            run: Box::new(|n| {
+                for _ in 0..n {
+                    black_box(&noop_handle).noop().unwrap();
                 }
             }),
             per_call_ns: vec![],
@@ -227,6 +242,11 @@ fn main() {
     println!(
         "  no-op  plugin-host execute_raw / in-process trait = {:.2}x",
         noop_medians[1] / noop_medians[3]
+    );
+    let handle_ratio = noop_medians[4] / noop_medians[0];
+    println!(
+        "  no-op  typed extension handle / raw extern \"C\" = {handle_ratio:.2}x  (target <= 1.5x: {})",
+        if handle_ratio <= 1.5 { "met" } else { "not met" }
     );
     println!(
         "  echo   plugin-host execute_raw / raw extern \"C\" = {:.2}x",

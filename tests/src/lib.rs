@@ -7,7 +7,10 @@
 //! - the showcase plugin built with the installed nightly toolchain (another compiler);
 //! - a plugin written without the SDK, built against each frozen release of `plugrack-api`
 //!   under `tests/abi-freeze/`, and against doctored copies of today's `plugrack-api`: another
-//!   major version, a newer minor version, and changed types under the same version.
+//!   major version, a newer minor version, and changed types under the same version;
+//! - the text-pipeline example's plugins ([`text_pipeline`]): `tp-title-case` (stable and
+//!   nightly), and builds against its interface crate as released at 1.0.0 and against doctored
+//!   copies of today's (changed layout, 2.0.0); the example's host application.
 //!
 //! Nothing here is skipped when a tool is missing: the build fails with the command to run.
 
@@ -23,7 +26,9 @@ mod examples;
 pub use examples::{example_plugins, workspace_root, ExamplePlugins};
 pub use plugrack_host;
 
-use examples::{cargo, run};
+pub mod text_pipeline;
+
+pub(crate) use examples::{cargo, run};
 
 /// Every file the tests need, built.
 #[derive(Debug)]
@@ -52,6 +57,14 @@ pub struct Artifacts {
     pub raw_api_minor: PathBuf,
     /// The raw plugin built against a copy of plugrack-api whose types changed, same version.
     pub raw_api_layout: PathBuf,
+    /// The text-pipeline example's host application (`examples/text-pipeline/host`).
+    pub text_pipeline_bin: PathBuf,
+    /// `examples/text-pipeline/plugins/title-case` (interface 1.1, both extension points).
+    pub title_case: PathBuf,
+    /// The same, built with the nightly toolchain.
+    pub title_case_nightly: PathBuf,
+    /// The text-pipeline plugins built outside the workspace.
+    pub text_pipeline: text_pipeline::TextPipelineFixtures,
 }
 
 /// Builds everything once per process and returns where it is.
@@ -72,10 +85,20 @@ fn build_all() -> Artifacts {
             "plugrack-host",
             "--bin",
             "plugin-host",
+            "-p",
+            "text-pipeline",
+            "--bin",
+            "text-pipeline",
+            "-p",
+            "tp-title-case",
+            "--lib",
             "--target-dir",
         ])
         .arg(&target);
-    run(cmd, "the plugin-host tool");
+    run(
+        cmd,
+        "the plugin-host tool, the text-pipeline host and its title-case plugin",
+    );
     let debug = target.join("debug");
 
     let mut cmd = cargo(None);
@@ -98,9 +121,21 @@ fn build_all() -> Artifacts {
     let nightly_target = root.join("target").join("e2e-nightly");
     let mut cmd = cargo(Some("nightly"));
     cmd.current_dir(&root)
-        .args(["build", "-p", "showcase", "--target-dir"])
-        .arg(&nightly_target);
-    run(cmd, "the showcase plugin with the nightly toolchain");
+        .args([
+            "build",
+            "-p",
+            "showcase",
+            "-p",
+            "tp-title-case",
+            "--target-dir",
+        ])
+        .arg(&nightly_target)
+        // The title-case plugin names itself after this, so tests can tell the builds apart.
+        .env("TP_TITLE_CASE_FLAVOUR", "nightly");
+    run(
+        cmd,
+        "the showcase and title-case plugins with the nightly toolchain",
+    );
 
     let fixtures = root.join("target").join("e2e-fixtures");
     let api_src = root.join("plugin-api");
@@ -119,22 +154,15 @@ fn build_all() -> Artifacts {
             .trim_start_matches("plugrack-api-")
             .to_owned();
         let name = format!("raw_frozen_{}", version.replace('.', "_"));
-        raw_frozen.push((version, build_raw_plugin(&root, &fixtures, &name, &dir)));
+        let file = build_raw_plugin(&root, &fixtures, &name, &dir, &version);
+        raw_frozen.push((version, file));
     }
 
     let current = plugrack_api::compat::ApiVersion::current();
-    let major = doctored_api(
-        &api_src,
-        &fixtures.join("api-major"),
-        &format!("{}.0.0", current.major + 1),
-        None,
-    );
-    let minor = doctored_api(
-        &api_src,
-        &fixtures.join("api-minor"),
-        &format!("{}.{}.0", current.major, current.minor + 1),
-        None,
-    );
+    let major_version = format!("{}.0.0", current.major + 1);
+    let major = doctored_api(&api_src, &fixtures.join("api-major"), &major_version, None);
+    let minor_version = format!("{}.{}.0", current.major, current.minor + 1);
+    let minor = doctored_api(&api_src, &fixtures.join("api-minor"), &minor_version, None);
     let layout = doctored_api(
         &api_src,
         &fixtures.join("api-layout"),
@@ -152,15 +180,31 @@ fn build_all() -> Artifacts {
         showcase_aarch64: target.join("aarch64-unknown-linux-gnu/debug/libshowcase.so"),
         showcase_nightly: nightly_target.join("debug/libshowcase.so"),
         raw_frozen,
-        raw_api_major: build_raw_plugin(&root, &fixtures, "raw_api_major", &major),
-        raw_api_minor: build_raw_plugin(&root, &fixtures, "raw_api_minor", &minor),
-        raw_api_layout: build_raw_plugin(&root, &fixtures, "raw_api_layout", &layout),
+        raw_api_major: build_raw_plugin(&root, &fixtures, "raw_api_major", &major, &major_version),
+        raw_api_minor: build_raw_plugin(&root, &fixtures, "raw_api_minor", &minor, &minor_version),
+        raw_api_layout: build_raw_plugin(
+            &root,
+            &fixtures,
+            "raw_api_layout",
+            &layout,
+            &current.to_string(),
+        ),
+        text_pipeline_bin: debug.join("text-pipeline"),
+        title_case: debug.join("libtp_title_case.so"),
+        title_case_nightly: nightly_target.join("debug/libtp_title_case.so"),
+        text_pipeline: text_pipeline::build(&root, &fixtures),
     }
 }
 
 /// Builds the bench plugin for the benchmarks: optimised when the benchmark itself is, and
 /// unoptimised for the smoke run under `cargo test --all-targets`.
 pub fn bench_plugin_for_benchmarks() -> PathBuf {
+    plugin_for_benchmarks("bench-plugin")
+}
+
+/// Builds the workspace plugin `package` for the benchmarks, as [`bench_plugin_for_benchmarks`]
+/// does the bench plugin.
+pub fn plugin_for_benchmarks(package: &str) -> PathBuf {
     let root = workspace_root();
     let target = root.join("target").join("e2e");
     let (profile, flags): (&str, &[&str]) = if cfg!(debug_assertions) {
@@ -170,12 +214,14 @@ pub fn bench_plugin_for_benchmarks() -> PathBuf {
     };
     let mut cmd = cargo(None);
     cmd.current_dir(&root)
-        .args(["build", "-p", "bench-plugin", "--lib"])
+        .args(["build", "-p", package, "--lib"])
         .args(flags)
         .arg("--target-dir")
         .arg(&target);
-    run(cmd, &format!("the bench plugin ({profile})"));
-    target.join(profile).join("libbench_plugin.so")
+    run(cmd, &format!("`{package}` ({profile})"));
+    target
+        .join(profile)
+        .join(format!("lib{}.so", package.replace('-', "_")))
 }
 
 /// Copies today's plugrack-api to `dest` under `version`, optionally replacing one line.
@@ -208,8 +254,15 @@ fn doctored_api(
     dest.to_owned()
 }
 
-/// Builds the SDK-less plugin of `tests/fixtures/raw-plugin` against the plugrack-api at `api`.
-fn build_raw_plugin(root: &Path, fixtures: &Path, name: &str, api: &Path) -> PathBuf {
+/// Builds the SDK-less plugin of `tests/fixtures/raw-plugin` against the plugrack-api at `api`,
+/// which is at `api_version` (from 1.1 on, the root module has the `extensions` field).
+fn build_raw_plugin(
+    root: &Path,
+    fixtures: &Path,
+    name: &str,
+    api: &Path,
+    api_version: &str,
+) -> PathBuf {
     let project = fixtures.join(name);
     fs::create_dir_all(&project).expect("create fixture project");
     let manifest = fs::read_to_string(root.join("tests/fixtures/raw-plugin/Cargo.toml.in"))
@@ -233,6 +286,10 @@ fn build_raw_plugin(root: &Path, fixtures: &Path, name: &str, api: &Path) -> Pat
     cmd.current_dir(&project)
         .args(["build", "--target-dir"])
         .arg(&target);
+    let parsed = plugrack_api::compat::ApiVersion::parse(api_version).expect("a version");
+    if (parsed.major, parsed.minor) >= (1, 1) {
+        cmd.args(["--features", "extensions"]);
+    }
     run(cmd, &format!("fixture plugin `{name}`"));
     target.join("debug").join(format!("lib{name}.so"))
 }

@@ -12,6 +12,12 @@ fn manager() -> PluginManager {
     PluginManager::new(HostConfig::new("1.4.0".parse().unwrap()))
 }
 
+/// The version the doctored "newer minor" copy of plugrack-api claims.
+fn next_minor() -> String {
+    let current = plugrack_api::compat::ApiVersion::current();
+    format!("{}.{}.0", current.major, current.minor + 1)
+}
+
 fn refusal(report: &PluginReport) -> &Refusal {
     &report
         .error()
@@ -102,11 +108,11 @@ fn examples_load_and_every_bad_file_is_refused_with_its_own_reason() {
         ),
         (
             "api-minor.so",
-            |r| matches!(r, Refusal::ApiTooNew { plugin, .. } if plugin == "1.1.0"),
+            |r| matches!(r, Refusal::ApiTooNew { plugin, .. } if *plugin == next_minor()),
         ),
         (
             "api-layout.so",
-            |r| matches!(r, Refusal::LayoutMismatch { version } if version == "1.0.0"),
+            |r| matches!(r, Refusal::LayoutMismatch { version } if version == plugrack_api::API_VERSION),
         ),
     ];
     for (name, check) in expectations {
@@ -153,8 +159,10 @@ fn refusal_messages_name_the_fix() {
         .contains("built for aarch64 (64-bit); this host is x86_64 (64-bit)"));
     assert!(text_of("showcase-arm64.so")
         .contains("fix: build it for this host: `plugin-build --target amd64`"));
-    assert!(text_of("api-major.so")
-        .contains("built against plugrack-api 2.0.0; this host provides 1.0.0"));
+    assert!(text_of("api-major.so").contains(&format!(
+        "built against plugrack-api 2.0.0; this host provides {}",
+        plugrack_api::API_VERSION
+    )));
     assert!(text_of("api-major.so").contains("plugin-build cap --from"));
     assert!(text_of("api-layout.so").contains("modified copy"));
     assert!(text_of("not-a-plugin.so").contains("export_plugin!"));
@@ -289,7 +297,7 @@ fn released_versions_are_never_edited_in_place() {
     // sources: changing a released contract without a version bump breaks every plugin.
     let root = plugin_tests::workspace_root();
     let frozen = root.join(format!(
-        "tests/abi-freeze/plugin-api-{}",
+        "tests/abi-freeze/plugrack-api-{}",
         plugrack_api::API_VERSION
     ));
     if !frozen.exists() {
@@ -302,7 +310,7 @@ fn released_versions_are_never_edited_in_place() {
             fs::read_to_string(&path).unwrap(),
             fs::read_to_string(&current).unwrap_or_default(),
             "plugin-api/src/{} differs from the frozen {} release: bump the version (appending only) \
-             and freeze the new release as tests/abi-freeze/plugin-api-<version>",
+             and freeze the new release as tests/abi-freeze/plugrack-api-<version>",
             path.file_name().unwrap().to_string_lossy(),
             plugrack_api::API_VERSION
         );

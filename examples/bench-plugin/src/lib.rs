@@ -1,7 +1,22 @@
-//! The plugin the call benchmark measures: a no-op and an echo through `plugrack-api`, and the
-//! same two operations as raw `extern "C"` functions in the same library (the floor).
+//! The plugin the call benchmark measures: a no-op and an echo through `plugrack-api`, the
+//! same two operations as raw `extern "C"` functions in the same library (the floor), and a
+//! no-op through a host-defined extension point ([`Noop`], declared here so that the benchmark
+//! shares the interface by linking this crate).
 
+use plugrack_extension::extension_point;
 use plugrack_sdk::prelude::*;
+
+/// The benchmark's extension point: one method that does nothing.
+#[extension_point(id = "bench.noop")]
+pub trait Noop: Send + Sync {
+    /// Does nothing.
+    fn noop(&self);
+}
+
+impl Noop for Bench {
+    #[inline]
+    fn noop(&self) {}
+}
 
 /// The plugin.
 pub struct Bench;
@@ -33,7 +48,7 @@ impl Executor for BenchInstance {
     }
 }
 
-plugrack_sdk::export_plugin!(Bench);
+plugrack_sdk::export_plugin!(Bench, extensions = [Noop]);
 
 /// The floor for a no-op call: a plain exported function.
 #[unsafe(no_mangle)]

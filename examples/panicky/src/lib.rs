@@ -6,9 +6,15 @@
 //! - `new_instance` panics for a user named `panic-new`, `enable` for a user named
 //!   `panic-enable`;
 //! - every other entry point (`disable`, `execute`, `routes`, `handle`, `default_config`,
-//!   `set_config`, `display`, `on_unload`) always panics.
+//!   `set_config`, `display`, `on_unload`) always panics;
+//! - so do the methods of the text pipeline's extension points it implements (`Formatter`'s
+//!   `format` and `name`, `Linter`'s `lint`).
 
 use plugrack_sdk::prelude::*;
+use text_pipeline_api::{
+    std_types::{RStr, RString, RVec},
+    Error as PluginError, Finding, Formatter, Linter,
+};
 
 /// The plugin.
 pub struct Panicky;
@@ -99,7 +105,23 @@ impl Displayer for PanickyInstance {
     }
 }
 
-plugrack_sdk::export_plugin!(Panicky);
+impl Formatter for Panicky {
+    fn format(&self, _text: RStr<'_>) -> RString {
+        panic!("panicky: format panicked on purpose")
+    }
+
+    fn name(&self) -> RString {
+        panic!("panicky: name panicked on purpose")
+    }
+}
+
+impl Linter for Panicky {
+    fn lint(&self, _text: RStr<'_>) -> std::result::Result<RVec<Finding>, PluginError> {
+        panic!("panicky: lint panicked on purpose")
+    }
+}
+
+plugrack_sdk::export_plugin!(Panicky, extensions = [Formatter, Linter]);
 
 #[cfg(test)]
 mod tests {

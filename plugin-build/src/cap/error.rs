@@ -81,6 +81,13 @@ pub enum CapError {
         /// Each mismatch.
         mismatches: Vec<AbiMismatch>,
     },
+    /// An interface crate (host-defined extension points) is on another semver line than the
+    /// host's: the plugin loads, but the host refuses its extensions of that crate.
+    #[error("{}: the host will refuse the plugin's extensions of {}", describe_interfaces(mismatches), if mismatches.len() == 1 { "it" } else { "them" })]
+    InterfaceIncompatible {
+        /// Each mismatch.
+        mismatches: Vec<AbiMismatch>,
+    },
     /// `--check` found shared crates that differ from the host's versions.
     #[error(
         "{count} shared {} differ{} from the host's `{}`",
@@ -186,6 +193,36 @@ fn describe_abi(mismatches: &[AbiMismatch]) -> String {
         .join("; ")
 }
 
+fn describe_interfaces(mismatches: &[AbiMismatch]) -> String {
+    mismatches
+        .iter()
+        .map(|m| {
+            format!(
+                "plugin uses interface crate `{}` {}, the host {}",
+                m.name,
+                m.plugin,
+                m.host.join(" and ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn line_requirements(mismatches: &[AbiMismatch]) -> Vec<String> {
+    mismatches
+        .iter()
+        .map(|m| {
+            let line = m
+                .host
+                .first()
+                .and_then(|v| semver::Version::parse(v).ok())
+                .map(|v| super::line::Line::of(&v).requirement())
+                .unwrap_or_default();
+            format!("`{} = \"{line}\"`", m.name)
+        })
+        .collect()
+}
+
 fn describe_unshareable(packages: &[(String, String, String)]) -> String {
     packages
         .iter()
@@ -225,24 +262,14 @@ impl CapError {
                     names.join(", ")
                 )
             }
-            CapError::AbiIncompatible { mismatches } => {
-                let reqs: Vec<_> = mismatches
-                    .iter()
-                    .map(|m| {
-                        let line = m
-                            .host
-                            .first()
-                            .and_then(|v| semver::Version::parse(v).ok())
-                            .map(|v| super::line::Line::of(&v).requirement())
-                            .unwrap_or_default();
-                        format!("`{} = \"{line}\"`", m.name)
-                    })
-                    .collect();
-                format!(
-                    "depend on {} (through plugrack-sdk) like the host does, then run cap again",
-                    reqs.join(" and ")
-                )
-            }
+            CapError::AbiIncompatible { mismatches } => format!(
+                "depend on {} (through plugrack-sdk) like the host does, then run cap again",
+                line_requirements(mismatches).join(" and ")
+            ),
+            CapError::InterfaceIncompatible { mismatches } => format!(
+                "depend on {} like the host does and implement that version's traits, then run cap again",
+                line_requirements(mismatches).join(" and ")
+            ),
             CapError::Mismatches {
                 host_lock,
                 manifest_path,

@@ -3,8 +3,9 @@
 //! gaps).
 //!
 //! The work is split by topic: [`lockfile`] reads every `Cargo.lock` format, [`line`] is the
-//! semver-compatible line rule, [`plan`] matches the plugin's full resolved graph (transitive
-//! packages too) against the host's, [`apply`] lets cargo move the versions and verifies the
+//! semver-compatible line rule, [`interfaces`] finds the interface crates (host-defined
+//! extension points) in the plugin's graph, [`plan`] matches the plugin's full resolved graph
+//! (transitive packages too) against the host's, [`apply`] lets cargo move the versions and verifies the
 //! result, [`workspace`] finds the plugin's files and restores them on failure, [`report`]
 //! prints tables or JSON lines, and [`error`] holds [`CapError`]. This module ties them
 //! together in [`cap`] (the library entry) and [`run`] (the subcommand).
@@ -27,6 +28,7 @@
 pub mod apply;
 pub mod cargo;
 pub mod error;
+pub mod interfaces;
 pub mod line;
 pub mod lockfile;
 pub mod plan;
@@ -138,6 +140,8 @@ pub struct Outcome {
     pub host: Lock,
     /// The plugin's lock before anything was pinned.
     pub plugin: Lock,
+    /// The interface crates found in the plugin's graph.
+    pub interfaces: Vec<String>,
     /// Where the plugin is.
     pub workspace: PluginWorkspace,
     /// The matching.
@@ -199,6 +203,11 @@ impl Outcome {
         if !self.plan.abi.is_empty() {
             return Some(CapError::AbiIncompatible {
                 mismatches: self.plan.abi.clone(),
+            });
+        }
+        if !self.plan.interfaces.is_empty() {
+            return Some(CapError::InterfaceIncompatible {
+                mismatches: self.plan.interfaces.clone(),
             });
         }
         match (self.mode, &self.applied) {
@@ -263,7 +272,8 @@ fn cap_with(options: &CapOptions, reporter: &Reporter) -> Result<Outcome, CapErr
         apply::sync(&ws, &cargo)?;
     }
     let plugin = Lock::read(&ws.lock)?;
-    let plan = Plan::new(&host, &plugin);
+    let interfaces = interfaces::find(&ws, &cargo)?;
+    let plan = Plan::with_interfaces(&host, &plugin, &interfaces);
     if !plan.unshareable.is_empty() {
         return Err(refusal(&plan, &host_path).expect("unshareable crates are a refusal"));
     }
@@ -271,16 +281,15 @@ fn cap_with(options: &CapOptions, reporter: &Reporter) -> Result<Outcome, CapErr
         mode: options.mode,
         host,
         plugin,
+        interfaces,
         workspace: ws,
         plan,
         applied: None,
         manifest_path: options.manifest_path.clone(),
     };
     if options.mode == Mode::Apply {
-        if !outcome.plan.abi.is_empty() {
-            return Err(CapError::AbiIncompatible {
-                mismatches: outcome.plan.abi.clone(),
-            });
+        if let Some(err) = refusal(&outcome.plan, &outcome.host.path) {
+            return Err(err);
         }
         outcome.applied = Some(pin_until_settled(
             &mut outcome,
@@ -344,7 +353,7 @@ fn pin_until_settled(
         total.pinned.extend(applied.pinned);
         total.conflicts.extend(applied.conflicts);
         current = Lock::read(&outcome.workspace.lock)?;
-        plan = Plan::new(&outcome.host, &current);
+        plan = Plan::with_interfaces(&outcome.host, &current, &outcome.interfaces);
         if let Some(err) = refusal(&plan, &outcome.host.path) {
             return Err(err);
         }
@@ -357,8 +366,8 @@ fn pin_until_settled(
     Ok(total)
 }
 
-/// The errors a plan can carry by itself: ABI crates on another line, shared crates the host
-/// takes from git or a path.
+/// The errors a plan can carry by itself: ABI or interface crates on another line, shared
+/// crates the host takes from git or a path.
 fn refusal(plan: &Plan, host_lock: &Path) -> Option<CapError> {
     if !plan.unshareable.is_empty() {
         return Some(CapError::HostUnshareableSource {
@@ -379,6 +388,11 @@ fn refusal(plan: &Plan, host_lock: &Path) -> Option<CapError> {
     if !plan.abi.is_empty() {
         return Some(CapError::AbiIncompatible {
             mismatches: plan.abi.clone(),
+        });
+    }
+    if !plan.interfaces.is_empty() {
+        return Some(CapError::InterfaceIncompatible {
+            mismatches: plan.interfaces.clone(),
         });
     }
     None

@@ -74,6 +74,8 @@ pub struct Plan {
     pub local: Vec<LockedPackage>,
     /// ABI crates on another line than the host's.
     pub abi: Vec<AbiMismatch>,
+    /// Interface crates (host-defined extension points) on another line than the host's.
+    pub interfaces: Vec<AbiMismatch>,
     /// Shared crates the host does not take from a registry.
     pub unshareable: Vec<Unshareable>,
 }
@@ -81,22 +83,35 @@ pub struct Plan {
 impl Plan {
     /// Matches every package of `plugin` (transitive ones included) against `host`.
     pub fn new(host: &Lock, plugin: &Lock) -> Self {
+        Self::with_interfaces(host, plugin, &[])
+    }
+
+    /// Like [`Plan::new`], and also holds the `interfaces` (interface crates, see
+    /// [`super::interfaces`]) to the host's semver line, as the ABI crates are.
+    pub fn with_interfaces(host: &Lock, plugin: &Lock, interfaces: &[String]) -> Self {
         let mut plan = Plan::default();
+        let is_interface = |name: &str| interfaces.iter().any(|i| i == name);
+        let line_checked = |name: &str| ABI_CRATES.contains(&name) || is_interface(name);
         for p in &plugin.packages {
             let line = Line::of(&p.version);
-            if ABI_CRATES.contains(&p.name.as_str()) {
+            if line_checked(&p.name) {
                 let host_versions: Vec<&LockedPackage> = host.named(&p.name).collect();
                 if !host_versions.is_empty()
                     && !host_versions.iter().any(|h| Line::of(&h.version) == line)
                 {
-                    plan.abi.push(AbiMismatch {
+                    let mismatch = AbiMismatch {
                         name: p.name.clone(),
                         plugin: p.version.to_string(),
                         host: host_versions
                             .iter()
                             .map(|h| h.version.to_string())
                             .collect(),
-                    });
+                    };
+                    if ABI_CRATES.contains(&p.name.as_str()) {
+                        plan.abi.push(mismatch);
+                    } else {
+                        plan.interfaces.push(mismatch);
+                    }
                     continue;
                 }
             }
@@ -124,9 +139,9 @@ impl Plan {
                     continue;
                 }
                 // The host builds this crate, on this line, from somewhere cargo cannot pin a
-                // registry package to. The ABI crates are exempt: abi_stable compares their
-                // names and versions, not where they came from.
-                if !ABI_CRATES.contains(&p.name.as_str()) {
+                // registry package to. The ABI and interface crates are exempt: abi_stable
+                // compares their names and versions, not where they came from.
+                if !line_checked(&p.name) {
                     if let Some(h) = host
                         .named(&p.name)
                         .filter(same_line)
@@ -257,5 +272,31 @@ mod tests {
         assert!(plan.unshareable.is_empty());
         let two = lock(&[("plugrack-api", "2.0.0", Io)]);
         assert_eq!(Plan::new(&host, &two).abi[0].host, ["1.2.0"]);
+    }
+
+    #[test]
+    fn interface_crates_are_held_to_the_hosts_line() {
+        let host = lock(&[
+            ("text-pipeline-api", "1.1.0", Local),
+            ("serde", "1.0.150", Io),
+        ]);
+        let interfaces = ["text-pipeline-api".to_owned()];
+        let two = lock(&[("text-pipeline-api", "2.0.0", Io)]);
+        let plan = Plan::with_interfaces(&host, &two, &interfaces);
+        assert_eq!(
+            plan.interfaces,
+            [AbiMismatch {
+                name: "text-pipeline-api".into(),
+                plugin: "2.0.0".into(),
+                host: vec!["1.1.0".into()],
+            }]
+        );
+        assert!(plan.abi.is_empty());
+        // Not known as an interface crate: just a crate on another line, plugin-only.
+        assert!(Plan::new(&host, &two).interfaces.is_empty());
+        // The same line from a registry against the host's path copy: fine, not unshareable.
+        let one = lock(&[("text-pipeline-api", "1.0.0", Io)]);
+        let plan = Plan::with_interfaces(&host, &one, &interfaces);
+        assert!(plan.interfaces.is_empty() && plan.unshareable.is_empty());
     }
 }

@@ -97,6 +97,15 @@ pub enum Event<'a> {
         /// The host's version(s).
         host_versions: &'a [String],
     },
+    /// An interface crate on another semver line: the host refuses the plugin's extensions.
+    InterfaceMismatch {
+        /// The crate.
+        package: &'a str,
+        /// The plugin's version.
+        plugin_version: &'a str,
+        /// The host's version(s).
+        host_versions: &'a [String],
+    },
     /// Last line of a run that got this far.
     Summary {
         /// `apply`, `check` or `dry-run`.
@@ -121,6 +130,8 @@ pub enum Event<'a> {
         moved: usize,
         /// ABI crates on another line.
         abi_mismatches: usize,
+        /// Interface crates on another line.
+        interface_mismatches: usize,
         /// Whether the exit code is 0.
         ok: bool,
     },
@@ -264,6 +275,15 @@ fn human(out: &mut impl Write, o: &Outcome) -> io::Result<()> {
             m.host.join(" and ")
         )?;
     }
+    for m in &o.plan.interfaces {
+        writeln!(
+            out,
+            "interface mismatch: `{}` {} in the plugin, {} in the host (another semver line: the host refuses its extensions)",
+            m.name,
+            m.plugin,
+            m.host.join(" and ")
+        )?;
+    }
     for c in conflicts {
         writeln!(out)?;
         writeln!(
@@ -340,7 +360,11 @@ fn human(out: &mut impl Write, o: &Outcome) -> io::Result<()> {
             s.down
         ),
     };
-    if !o.plan.pins.is_empty() || !conflicts.is_empty() || !o.plan.abi.is_empty() {
+    if !o.plan.pins.is_empty()
+        || !conflicts.is_empty()
+        || !o.plan.abi.is_empty()
+        || !o.plan.interfaces.is_empty()
+    {
         writeln!(out)?;
     }
     writeln!(
@@ -378,6 +402,13 @@ fn json(out: &mut impl Write, o: &Outcome, ok: bool) -> io::Result<()> {
     let conflicts: &[Conflict] = o.applied.as_ref().map_or(&[], |a| &a.conflicts);
     for m in &o.plan.abi {
         line(Event::AbiMismatch {
+            package: &m.name,
+            plugin_version: &m.plugin,
+            host_versions: &m.host,
+        })?;
+    }
+    for m in &o.plan.interfaces {
+        line(Event::InterfaceMismatch {
             package: &m.name,
             plugin_version: &m.plugin,
             host_versions: &m.host,
@@ -426,6 +457,7 @@ fn json(out: &mut impl Write, o: &Outcome, ok: bool) -> io::Result<()> {
         local: s.local,
         moved: s.moved,
         abi_mismatches: o.plan.abi.len(),
+        interface_mismatches: o.plan.interfaces.len(),
         ok,
     })
 }

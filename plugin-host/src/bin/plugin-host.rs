@@ -175,6 +175,7 @@ fn report_json(report: &PluginReport) -> serde_json::Value {
         "skipped": match &report.status { plugrack_host::PluginStatus::Skipped { reason } => Some(reason), _ => None },
         "load_time_ms": report.load_time.map(|d| d.as_secs_f64() * 1000.0),
         "metrics": report.metrics,
+        "extensions": report.extensions,
         "error": report.error().map(|e| serde_json::json!({
             "code": e.refusal.code(),
             "message": e.to_string(),
@@ -245,6 +246,18 @@ fn list(common: &Common) -> std::io::Result<ExitCode> {
         if let Some(error) = report.error() {
             for text in error.to_string().lines() {
                 writeln!(out, "    {text}")?;
+            }
+        }
+        for extension in &report.extensions {
+            writeln!(
+                out,
+                "    extension {} {} ({}): {}",
+                extension.id, extension.version, extension.interface, extension.status
+            )?;
+            if let Some(error) = extension.error() {
+                for text in error.to_string().lines() {
+                    writeln!(out, "      {text}")?;
+                }
             }
         }
     }

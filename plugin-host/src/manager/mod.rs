@@ -9,8 +9,9 @@
 //! This is the bookkeeping side of the "where a plugin runs" seam: it never touches a
 //! library or a process itself, only the [`Runner`] each load returns. The work is spread
 //! over [`open`] (checks before anything of the plugin runs, the private copy, start),
-//! [`instances`] (per-user instances, configuration, turning plugins on and off) and
-//! [`lifecycle`] (reload, removal, unload, retiring replaced builds).
+//! [`instances`] (per-user instances, configuration, turning plugins on and off),
+//! [`extensions`] (typed handles to host-defined extension points) and [`lifecycle`]
+//! (reload, removal, unload, retiring replaced builds).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -28,6 +29,7 @@ use crate::{
     discovery::{self, Found, Origin},
     error::{LoadError, Refusal},
     events::{PluginEvent, Subscribers},
+    extension::{LayoutCache, LoadedExtension},
     logfile::PluginLog,
     metrics::Metrics,
     report::{PluginInfo, PluginReport, PluginStatus},
@@ -35,6 +37,7 @@ use crate::{
     services::{Shared, Storage},
 };
 
+mod extensions;
 mod instances;
 mod lifecycle;
 mod open;
@@ -58,6 +61,8 @@ pub(crate) struct Loaded {
     log: Arc<PluginLog>,
     load_time: Duration,
     loaded_at: SystemTime,
+    /// The host-defined extension points it implements, checked and created after `on_load`.
+    extensions: Vec<LoadedExtension>,
 }
 
 struct Entry {
@@ -123,6 +128,8 @@ pub struct PluginManager {
     private: PrivateDir,
     generation: AtomicU64,
     unload_warnings: UnloadWarnings,
+    /// Extension layout checks that passed, by library content.
+    layout_cache: LayoutCache,
 }
 
 fn lock_poisoned<T>(e: std::sync::PoisonError<T>) -> T {
@@ -149,7 +156,9 @@ impl PluginManager {
             Some(dir) => PrivateDir::Given(dir.clone()),
             None => PrivateDir::Owned(default_private_dir()),
         };
+        let layout_cache = LayoutCache::new(config.cache_dir.clone());
         Self {
+            layout_cache,
             config,
             shared,
             state: RwLock::default(),
@@ -302,6 +311,9 @@ impl PluginManager {
             messages: entry.messages.clone(),
             load_time: loaded.map(|l| l.load_time),
             loaded_at: loaded.map(|l| l.loaded_at),
+            extensions: loaded
+                .map(|l| l.extensions.iter().map(|e| e.report.clone()).collect())
+                .unwrap_or_default(),
             metrics: loaded.map(|l| l.metrics.snapshot()).unwrap_or_default(),
         }
     }

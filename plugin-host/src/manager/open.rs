@@ -14,6 +14,7 @@ use super::{stamp_of, Loaded, PluginManager};
 use crate::{
     discovery,
     error::{LoadError, Refusal},
+    extension,
     loader::HostFacts,
     logfile::{self, PluginLog},
     preflight,
@@ -62,6 +63,8 @@ impl PluginManager {
                 reason: format!("cannot copy it to {}: {e}", copy.display()),
             })
         })?;
+        // Names this content in the extension layout-check cache.
+        let library_hash = extension::library_hash(&bytes);
         drop(bytes);
 
         let opened_result = runner::open(
@@ -130,7 +133,20 @@ impl PluginManager {
             }
             Ok(()) => {}
         }
+        // Extensions are checked and created only now: the library is open (abi_stable's
+        // globals are set up, so layout checks are sound) and the plugin has loaded.
+        let extensions = match opened.runner.module() {
+            Some(module) => extension::resolve(
+                &extension::PluginRef { id: &id, path },
+                module,
+                library_hash,
+                &self.config.extension_points,
+                &self.layout_cache,
+            ),
+            None => Vec::new(),
+        };
         Ok(Arc::new(Loaded {
+            extensions,
             stamp: stamp_of(path),
             runner: opened.runner,
             info: opened.info,

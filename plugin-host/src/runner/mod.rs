@@ -53,7 +53,6 @@ pub(crate) trait Runner: Send + Sync {
 
     /// The root module, when the library is mapped into this process (for callers that go
     /// straight through its vtables); `None` where the plugin runs elsewhere.
-    #[expect(dead_code, reason = "the hook for typed extension handles (issue 10)")]
     fn module(&self) -> Option<PluginModuleRef>;
 }
 
