@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{build, cap, deploy, doctor, images, inspect, new, package, EXIT_FAILURE};
+use crate::{
+    build, cap, deploy, doctor, images, inspect, new, package, sign, EXIT_FAILURE,
+};
 
 /// Build, pin, package and deploy native plugins.
 #[derive(Debug, Parser)]
@@ -38,10 +40,12 @@ pub enum Command {
     Package(package::PackageArgs),
     /// Verify a package and install one target into a plugins folder.
     Deploy(deploy::DeployArgs),
-    /// Describe a `.so` or `.plg` and say whether the host would load it.
+    /// Describe a `.so` or `.plg` and say whether the host would load it, without loading it.
     Inspect(inspect::InspectArgs),
     /// Make the `cross` backend's build images from Debian's packages (debootstrap).
     Images(images::ImagesArgs),
+    /// Make a key pair for signing packages (minisign format).
+    Keygen(sign::KeygenArgs),
     /// Print the targets this tool knows.
     Targets,
     /// Show what this machine has for each target and backend, and how to install the rest.
@@ -57,6 +61,7 @@ pub fn main_entry() -> ExitCode {
         Some(Command::Package(args)) => package::run(&args),
         Some(Command::Deploy(args)) => deploy::run(&args),
         Some(Command::Inspect(args)) => inspect::run(&args),
+        Some(Command::Keygen(args)) => sign::run(&args),
         Some(Command::Build(args)) => build::run(&args),
         None => build::run(&cli.build),
         Some(Command::Doctor(args)) => doctor::run(&args),

@@ -54,6 +54,10 @@ pub struct InspectArgs {
     /// version of its interface crate.
     #[arg(long, value_name = "HOST")]
     pub from: Option<PathBuf>,
+
+    /// Verify a package's signature with this public key (repeatable: any of them).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_key: Vec<PathBuf>,
 }
 
 /// What `inspect` found.
@@ -73,8 +77,21 @@ pub struct Inspection {
     pub objects: Vec<Object>,
     /// The host-defined extension points it implements (known for a loaded plugin only).
     pub extensions: Vec<InspectedExtension>,
+    /// Who signed a package's `plugin.toml`, if anyone.
+    pub signature: Option<Signature>,
     /// Would this toolkit's host load it?
     pub verdict: Verdict,
+}
+
+/// The signature of a package's `plugin.toml`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Signature {
+    /// The signer's key id, as minisign shows it.
+    pub key_id: plugrack_host::trust::KeyId,
+    /// The signature's trusted comment.
+    pub trusted_comment: String,
+    /// Whether it was verified with a `--trusted-key` (false: no key given).
+    pub verified: bool,
 }
 
 /// One extension point the plugin implements.
@@ -161,7 +178,18 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Some(from) => Some(Lock::read(&host_lock_path(from)?)?),
         None => None,
     };
-    let inspection = inspect_with(&args.file, &args.host_version, host_lock.as_ref())?;
+    let keys = args
+        .trusted_key
+        .iter()
+        .map(|f| plugrack_host::trust::TrustedKey::from_file(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let policy = plugrack_host::trust::TrustPolicy::new(keys);
+    let mut inspection = inspect_file(&args.file, &args.host_version, &policy)?;
+    if let Some(lock) = host_lock.as_ref() {
+        for extension in &mut inspection.extensions {
+            judge(extension, lock);
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&inspection)?);
     } else {
@@ -188,7 +216,8 @@ pub fn inspect_with(
     host_version: &semver::Version,
     host_lock: Option<&Lock>,
 ) -> Result<Inspection, deploy::DeployError> {
-    let mut inspection = inspect_file(file, host_version)?;
+    let mut inspection =
+        inspect_file(file, host_version, &plugrack_host::trust::TrustPolicy::default())?;
     if let Some(lock) = host_lock {
         for extension in &mut inspection.extensions {
             judge(extension, lock);
@@ -248,6 +277,7 @@ fn extensions_of(report: &plugrack_host::PluginReport) -> Vec<InspectedExtension
 fn inspect_file(
     file: &Path,
     host_version: &semver::Version,
+    policy: &plugrack_host::trust::TrustPolicy,
 ) -> Result<Inspection, deploy::DeployError> {
     let bytes = std::fs::read(file).map_err(|source| deploy::DeployError::Io {
         action: "read",
@@ -262,6 +292,7 @@ fn inspect_file(
         descriptor: None,
         objects: Vec::new(),
         extensions: Vec::new(),
+        signature: None,
         verdict: Verdict {
             loads: false,
             message: String::new(),
@@ -289,13 +320,18 @@ fn inspect_file(
     }
 
     inspection.kind = "package";
-    let verified = match deploy::verify(file, &bytes) {
+    let verified = match deploy::verify_with(file, &bytes, policy) {
         Ok(verified) => verified,
         Err(error) => {
             inspection.verdict.message = error.to_string();
             return Ok(inspection);
         }
     };
+    inspection.signature = verified.signature.as_ref().map(|info| Signature {
+        key_id: info.key_id,
+        trusted_comment: info.trusted_comment.clone(),
+        verified: verified.signer.is_some(),
+    });
     let plugin = &verified.manifest.plugin;
     let mut descriptor = Descriptor {
         id: plugin.id.clone(),
@@ -428,6 +464,25 @@ pub fn render(inspection: &Inspection) -> String {
         inspection.size
     );
     let _ = writeln!(out, "sha256:      {}", inspection.sha256);
+    match &inspection.signature {
+        Some(s) => {
+            let _ = writeln!(
+                out,
+                "signed by:   key {} ({}; trusted comment: {})",
+                s.key_id,
+                if s.verified {
+                    "verified with a trusted key"
+                } else {
+                    "not verified: pass --trusted-key KEY.pub"
+                },
+                s.trusted_comment
+            );
+        }
+        None if inspection.kind == "package" => {
+            let _ = writeln!(out, "signed by:   - (unsigned)");
+        }
+        None => {}
+    }
     match &inspection.descriptor {
         Some(d) => {
             let _ = writeln!(out, "plugin:      {} {} ({})", d.id, d.version, d.name);

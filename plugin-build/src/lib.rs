@@ -5,8 +5,9 @@
 //! crates to a host's `Cargo.lock`, [`build`] cross-builds for the four Linux targets,
 //! [`images`] makes the `cross` backend's build images from Debian's packages (run by the
 //! container engine of [`engine`]), [`doctor`] tells what the machine has for them, [`package`] makes the `.plg` archive,
-//! [`deploy`] installs it into a plugins folder, and [`inspect`] tells what a `.so` or `.plg`
-//! is and whether the host would load it. Every external process goes through [`process`],
+//! [`deploy`] installs it into a plugins folder, [`inspect`] tells what a `.so` or `.plg`
+//! is and whether the host would load it (without loading it), and [`sign`] makes keys
+//! (`keygen`) and signs packages (`package --sign`). Every external process goes through [`process`],
 //! which records the exact command line and shows the child's stderr on failure. The targets
 //! are defined once, in [`targets`].
 
@@ -24,6 +25,7 @@ pub mod inspect;
 pub mod new;
 pub mod package;
 pub mod process;
+pub mod sign;
 pub mod targets;
 
 pub use cli::{main_entry, Cli, Command};

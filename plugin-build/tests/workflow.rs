@@ -137,6 +137,11 @@ fn fixture() -> &'static Fixture {
     })
 }
 
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 /// Every file under `dir` with its contents: what "untouched" is checked against.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -186,10 +191,14 @@ fn new_build_package_deploy_then_the_host_lists_and_calls_it() {
         .collect();
     names.sort();
     assert_eq!(names, [format!("{NAME}-amd64.so"), FILE_NAME.to_owned()]);
-    let deployed =
-        Manifest::parse(&std::fs::read_to_string(folder.join(FILE_NAME)).unwrap()).unwrap();
+    let deployed_text = std::fs::read(folder.join(FILE_NAME)).unwrap();
+    let deployed = Manifest::parse(&String::from_utf8_lossy(&deployed_text)).unwrap();
     assert_eq!(deployed.plugin.id, ID);
-    assert_eq!(deployed.targets.keys().collect::<Vec<_>>(), ["amd64"]);
+    let packaged = archive::read(&fx.package_bytes).unwrap();
+    assert_eq!(
+        deployed_text, packaged[0].data,
+        "plugin.toml is deployed byte for byte (a signature must stay valid)"
+    );
 
     let dir_arg = plugins.to_str().unwrap();
     let list = plugrack_host(&["list", "--plugins-dir", dir_arg, "--json"]);
@@ -237,11 +246,17 @@ fn deploying_twice_replaces_the_folder_and_a_reader_always_sees_a_whole_one() {
     let plugins = dir.path().join("plugins");
     succeeds(deploy(&fx.package, &plugins, &[]), "first deploy");
 
-    // A second version of the same plugin (same binary, version bumped in plugin.toml).
+    // A second version of the same plugin: the version bumped in plugin.toml and in the
+    // library's descriptor section (deploy checks that the two agree; nothing here loads it).
     let v2 = dir.path().join(format!("{ID}-0.2.0.plg"));
     let mut entries = archive::read(&fx.package_bytes).unwrap();
     let mut manifest = Manifest::parse(&String::from_utf8_lossy(&entries[0].data)).unwrap();
     manifest.plugin.version = "0.2.0".into();
+    let so = &mut entries[1].data;
+    let at = find(so, b"version = \"0.1.0\"").expect("the section names the version");
+    so[at..at + 17].copy_from_slice(b"version = \"0.2.0\"");
+    let target = manifest.targets.get_mut("amd64").unwrap();
+    target.sha256 = plugrack_host::manifest::sha256_hex(so);
     entries[0].data = manifest.to_toml().into_bytes();
     std::fs::write(&v2, archive::write(&entries).unwrap()).unwrap();
 
@@ -500,4 +515,283 @@ fn inspect_tells_what_a_file_is_and_whether_the_host_loads_it() {
     let out = plugrack_build(dir.path(), &["inspect", truncated.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(plugrack_build::EXIT_REFUSED.into()));
     assert!(String::from_utf8_lossy(&out.stdout).contains("damaged or truncated"));
+}
+
+/// Runs the `minisign` reference tool (installed by scripts/setup.sh); a missing tool fails
+/// the test with the command that installs it, never a silent pass.
+fn minisign(args: &[&str]) -> Output {
+    Command::new("minisign")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `minisign` ({e}); install it: `apt-get install minisign` (scripts/setup.sh does)"))
+}
+
+#[test]
+fn signed_packages_deploy_only_with_a_trusted_key_and_the_minisign_tool_agrees() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let path = |name: &str| d.join(name).to_str().unwrap().to_owned();
+    for key in ["a", "b"] {
+        let out = succeeds(
+            plugrack_build(
+                d,
+                &[
+                    "keygen",
+                    "--secret-key",
+                    &path(&format!("{key}.key")),
+                    "--public-key",
+                    &path(&format!("{key}.pub")),
+                ],
+            ),
+            "keygen",
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim().len(),
+            16,
+            "prints the key id"
+        );
+    }
+    let key_a = std::fs::read_to_string(d.join("a.pub")).unwrap();
+    let id_a = key_a
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let refused = plugrack_build(
+        d,
+        &[
+            "keygen",
+            "--secret-key",
+            &path("a.key"),
+            "--public-key",
+            &path("c.pub"),
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("already exists"),
+        "{}",
+        show(&refused)
+    );
+
+    // Package the built plugin again, signed, into a folder of its own.
+    let out_dir = d.join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    std::fs::copy(&fx.so, out_dir.join(fx.so.file_name().unwrap())).unwrap();
+    let manifest_path = fx.project.join("Cargo.toml");
+    let out = succeeds(
+        plugrack_build(
+            d,
+            &[
+                "package",
+                "--manifest-path",
+                manifest_path.to_str().unwrap(),
+                "--out-dir",
+                out_dir.to_str().unwrap(),
+                "--sign",
+                &path("a.key"),
+            ],
+        ),
+        "package --sign",
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("Signed plugin.toml with key {id_a}")),
+        "{}",
+        show(&out)
+    );
+    let signed = out_dir.join(format!("{ID}-0.1.0.plg"));
+    let entries = archive::read(&std::fs::read(&signed).unwrap()).unwrap();
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            FILE_NAME,
+            "plugin.toml.minisig",
+            &format!("{NAME}-amd64.so")
+        ]
+    );
+
+    // The reference tool verifies what plugin-build signed.
+    std::fs::write(d.join("plugin.toml"), &entries[0].data).unwrap();
+    std::fs::write(d.join("plugin.toml.minisig"), &entries[1].data).unwrap();
+    let verified = minisign(&["-V", "-p", &path("a.pub"), "-m", &path("plugin.toml")]);
+    assert!(
+        verified.status.success(),
+        "minisign -V: {}",
+        show(&verified)
+    );
+    let wrong = minisign(&["-V", "-p", &path("b.pub"), "-m", &path("plugin.toml")]);
+    assert!(!wrong.status.success(), "minisign refuses another key");
+
+    // deploy --trusted-key: the right key deploys, and the signature lands beside plugin.toml.
+    let plugins = d.join("plugins");
+    let out = succeeds(
+        deploy(&signed, &plugins, &["--trusted-key", &path("a.pub")]),
+        "trusted deploy",
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("signed by trusted key {id_a}")),
+        "{}",
+        show(&out)
+    );
+    assert!(plugins.join(ID).join("plugin.toml.minisig").is_file());
+    let deployed = snapshot(&plugins);
+
+    // Every refusal has its own message and leaves the destination untouched.
+    let tampered = d.join("tampered.plg");
+    let mut changed = entries.clone();
+    let mut manifest = Manifest::parse(&String::from_utf8_lossy(&entries[0].data)).unwrap();
+    manifest.plugin.description = "changed after signing".into();
+    changed[0].data = manifest.to_toml().into_bytes();
+    std::fs::write(&tampered, archive::write(&changed).unwrap()).unwrap();
+    let id_b = std::fs::read_to_string(d.join("b.pub")).unwrap();
+    let id_b = id_b
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cases: [(&Path, &str, &str); 3] = [
+        (&fx.package, "a.pub", "it is not signed"),
+        (
+            &signed,
+            "b.pub",
+            &format!("signed by key {id_a}, which is not a trusted key"),
+        ),
+        (&tampered, "a.pub", "does not match its signature"),
+    ];
+    for (package, key, expected) in cases {
+        let out = deploy(package, &plugins, &["--trusted-key", &path(key)]);
+        assert!(!out.status.success(), "{expected}: {}", show(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+        assert!(stderr.contains("hint:"), "{stderr}");
+        assert_eq!(
+            snapshot(&plugins),
+            deployed,
+            "{expected}: the destination is untouched"
+        );
+    }
+    assert_ne!(id_a, id_b);
+    // Without trusted keys nothing changes: the unsigned package deploys as before.
+    succeeds(
+        deploy(&fx.package, &d.join("open"), &[]),
+        "deploy without keys",
+    );
+
+    // inspect shows the signer, verified with the key.
+    let out = succeeds(
+        plugrack_build(d, &["inspect", signed.to_str().unwrap()]),
+        "inspect",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("signed by:   key {id_a} (not verified")),
+        "{text}"
+    );
+    let out = succeeds(
+        plugrack_build(
+            d,
+            &[
+                "inspect",
+                signed.to_str().unwrap(),
+                "--trusted-key",
+                &path("a.pub"),
+            ],
+        ),
+        "inspect --trusted-key",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("verified with a trusted key"), "{text}");
+    let out = plugrack_build(
+        d,
+        &[
+            "inspect",
+            signed.to_str().unwrap(),
+            "--trusted-key",
+            &path("b.pub"),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(plugrack_build::EXIT_REFUSED.into()),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn a_passphrase_protected_key_signs_with_the_passphrase_from_the_environment() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = d.join("p.key");
+    let public = d.join("p.pub");
+    let out = Command::new(env!("CARGO_BIN_EXE_plugin-build"))
+        .current_dir(d)
+        .env("PLUGIN_BUILD_KEY_PASSWORD", "correct horse")
+        .args([
+            "keygen",
+            "--password",
+            "--secret-key",
+            key.to_str().unwrap(),
+            "--public-key",
+            public.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let out = succeeds(out, "keygen --password");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("passphrase-protected"),
+        "{}",
+        show(&out)
+    );
+    let out_dir = d.join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    std::fs::copy(&fx.so, out_dir.join(fx.so.file_name().unwrap())).unwrap();
+    let package = |password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_plugin-build"))
+            .current_dir(d)
+            .env("CARGO_TARGET_DIR", shared_target_dir())
+            .env("PLUGIN_BUILD_KEY_PASSWORD", password)
+            .stdin(std::process::Stdio::null())
+            .args([
+                "package",
+                "--manifest-path",
+                fx.project.join("Cargo.toml").to_str().unwrap(),
+                "--out-dir",
+                out_dir.to_str().unwrap(),
+                "--sign",
+                key.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let wrong = package("wrong");
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        stderr.contains("cannot use secret key") && stderr.contains("PLUGIN_BUILD_KEY_PASSWORD"),
+        "{stderr}"
+    );
+    succeeds(
+        package("correct horse"),
+        "package --sign with the passphrase",
+    );
+    let signed = out_dir.join(format!("{ID}-0.1.0.plg"));
+    succeeds(
+        deploy(
+            &signed,
+            &d.join("plugins"),
+            &["--trusted-key", public.to_str().unwrap()],
+        ),
+        "deploy the package signed with a protected key",
+    );
 }

@@ -4,7 +4,12 @@ use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use plugrack_extension::ExtensionPoint;
 
-use crate::{events::MessageEvent, extension::DeclaredPoint, logfile::LevelFilter};
+use crate::{
+    events::MessageEvent,
+    extension::DeclaredPoint,
+    logfile::LevelFilter,
+    trust::{TrustPolicy, TrustedKey},
+};
 
 /// The manager's configuration. Every setting has a default except the host's version.
 #[derive(Clone)]
@@ -22,6 +27,7 @@ pub struct HostConfig {
     pub(crate) on_message: Option<Arc<dyn Fn(MessageEvent) + Send + Sync>>,
     pub(crate) extension_points: Vec<DeclaredPoint>,
     pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) trust: TrustPolicy,
 }
 
 impl HostConfig {
@@ -42,6 +48,7 @@ impl HostConfig {
             on_message: None,
             extension_points: Vec::new(),
             cache_dir: None,
+            trust: TrustPolicy::default(),
         }
     }
 
@@ -137,5 +144,27 @@ impl HostConfig {
     pub fn on_message(mut self, callback: impl Fn(MessageEvent) + Send + Sync + 'static) -> Self {
         self.on_message = Some(Arc::new(callback));
         self
+    }
+
+    /// Trust signatures by `key` (repeatable). With any trusted key, the host loads only plugin
+    /// folders whose `plugin.toml` carries a signature by one of them (`plugin.toml.minisig`,
+    /// written by `plugin-build package --sign` and `deploy`): an unsigned plugin (a bare `.so`
+    /// is never signed), another signer, and a manifest or library changed after signing are
+    /// each refused before the library is opened. Without trusted keys nothing is required.
+    pub fn trusted_key(mut self, key: TrustedKey) -> Self {
+        let mut keys = self.trust.keys().to_vec();
+        keys.push(key);
+        self.trust = TrustPolicy::new(keys);
+        self
+    }
+
+    /// The host application's version.
+    pub fn host_version(&self) -> &semver::Version {
+        &self.host_version
+    }
+
+    /// The trust policy the keys make.
+    pub fn trust_policy(&self) -> &TrustPolicy {
+        &self.trust
     }
 }

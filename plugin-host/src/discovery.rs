@@ -79,13 +79,53 @@ pub(crate) fn resolve(candidate: &Path) -> Result<(PathBuf, Option<Manifest>), R
     if !candidate.is_dir() {
         return Ok((candidate.to_owned(), None));
     }
-    let manifest_path = candidate.join(manifest::FILE_NAME);
-    let text = fs::read_to_string(&manifest_path).map_err(|e| Refusal::Unreadable {
-        reason: e.to_string(),
-    })?;
-    let manifest = Manifest::parse(&text).map_err(|e| Refusal::BadManifest {
-        message: e.to_string(),
-    })?;
+    let folder = read_folder(candidate)?;
+    let (library, manifest) = library_of(candidate, folder.manifest)?;
+    Ok((library, Some(manifest)))
+}
+
+/// A plugin folder's manifest, as its exact bytes (what a signature covers), parsed, and its
+/// signature's text if it has one.
+pub(crate) struct Folder {
+    pub manifest_bytes: Vec<u8>,
+    pub manifest: Result<Manifest, Refusal>,
+    pub signature: Option<String>,
+}
+
+/// Reads a plugin folder's `plugin.toml` and `plugin.toml.minisig`. The manifest is parsed but
+/// a parse error is kept for later: under a trust policy the signature is checked first, so an
+/// edited manifest is reported as such.
+pub(crate) fn read_folder(candidate: &Path) -> Result<Folder, Refusal> {
+    let manifest_bytes =
+        fs::read(candidate.join(manifest::FILE_NAME)).map_err(|e| Refusal::Unreadable {
+            reason: e.to_string(),
+        })?;
+    let signature = match fs::read(candidate.join(manifest::SIGNATURE_FILE_NAME)) {
+        Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Refusal::Unreadable {
+                reason: e.to_string(),
+            })
+        }
+    };
+    let manifest = std::str::from_utf8(&manifest_bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|text| Manifest::parse(text).map_err(|e| e.to_string()))
+        .map_err(|message| Refusal::BadManifest { message });
+    Ok(Folder {
+        manifest_bytes,
+        manifest,
+        signature,
+    })
+}
+
+/// The library a plugin folder's manifest names for this host.
+pub(crate) fn library_of(
+    candidate: &Path,
+    manifest: Result<Manifest, Refusal>,
+) -> Result<(PathBuf, Manifest), Refusal> {
+    let manifest = manifest?;
     let host = host_target_name();
     let Some(target) = manifest.targets.get(host) else {
         return Err(Refusal::NoTargetForHost {
@@ -93,7 +133,24 @@ pub(crate) fn resolve(candidate: &Path) -> Result<(PathBuf, Option<Manifest>), R
             host: host.to_owned(),
         });
     };
-    Ok((candidate.join(&target.file), Some(manifest)))
+    let library = candidate.join(&target.file);
+    if !library.exists() {
+        // A folder deployed for another target keeps the whole manifest (its signature must stay
+        // valid) but holds that target's library only.
+        let present: Vec<String> = manifest
+            .targets
+            .iter()
+            .filter(|(_, t)| candidate.join(&t.file).exists())
+            .map(|(name, _)| name.clone())
+            .collect();
+        if !present.is_empty() {
+            return Err(Refusal::NoTargetForHost {
+                available: present,
+                host: host.to_owned(),
+            });
+        }
+    }
+    Ok((library, manifest))
 }
 
 /// Checks a library's bytes against its manifest entry for this host.

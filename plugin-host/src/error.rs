@@ -14,7 +14,7 @@
 
 use std::{fmt, path::PathBuf};
 
-use crate::preflight::host_machine;
+use crate::{preflight::host_machine, trust::TrustError};
 
 /// Why a plugin cannot be used, one variant per cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +153,25 @@ pub enum Refusal {
         /// The file's SHA-256.
         found: String,
     },
+    /// The library's `.plugin_descriptor` section cannot be read (damaged or edited).
+    BadSection {
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The descriptor section and the root module describe different plugins (the file was
+    /// edited after it was built).
+    SectionMismatch {
+        /// The field that differs.
+        field: &'static str,
+        /// The section's value.
+        section: String,
+        /// The root module's value.
+        module: String,
+    },
+    /// Refused by the host's trust policy (unsigned, another signer, changed after signing).
+    Trust(TrustError),
+    /// The file changed while the host was reading it (a copy in progress).
+    ChangedWhileReading,
     /// `plugin.toml` describes another plugin than the library it ships.
     ManifestMismatch {
         /// The field that differs.
@@ -205,6 +224,13 @@ impl Refusal {
             Self::NoTargetForHost { .. } => "no-target-for-host",
             Self::ChecksumMismatch { .. } => "checksum-mismatch",
             Self::ManifestMismatch { .. } => "manifest-mismatch",
+            Self::BadSection { .. } => "bad-descriptor-section",
+            Self::SectionMismatch { .. } => "section-mismatch",
+            Self::Trust(TrustError::Unsigned) => "unsigned",
+            Self::Trust(TrustError::UntrustedKey { .. }) => "untrusted-key",
+            Self::Trust(TrustError::BadSignature { .. }) => "bad-signature",
+            Self::Trust(_) => "unreadable-signature",
+            Self::ChangedWhileReading => "changed-while-reading",
         }
     }
 
@@ -257,6 +283,16 @@ impl Refusal {
             }
             Self::NoTargetForHost { .. } => {
                 format!("build and package the plugin for this host: `plugin-build --target {target}` then `plugin-build package`")
+            }
+            Self::BadSection { .. } => {
+                "the file was damaged or edited after it was built: rebuild it with plugrack-sdk, or deploy its package again".into()
+            }
+            Self::SectionMismatch { .. } => {
+                "the file was edited after it was built: rebuild it, or deploy its authors' package again".into()
+            }
+            Self::Trust(problem) => problem.fix().into(),
+            Self::ChangedWhileReading => {
+                "let the copy finish (`plugin-build deploy` renames a complete file into place); a watching host loads it once it is complete".into()
             }
         }
     }
@@ -312,6 +348,13 @@ impl fmt::Display for Refusal {
             Self::ManifestMismatch { field, manifest, library } => {
                 write!(f, "plugin.toml says {field} `{manifest}`, the library says `{library}`")
             }
+            Self::BadSection { problem } => write!(f, "its `.plugin_descriptor` section is not usable: {problem}"),
+            Self::SectionMismatch { field, section, module } => write!(
+                f,
+                "its descriptor section says {field} `{section}`, its root module says `{module}`"
+            ),
+            Self::Trust(problem) => write!(f, "{problem}"),
+            Self::ChangedWhileReading => f.write_str("the file changed while it was being read (a copy still in progress?)"),
         }
     }
 }

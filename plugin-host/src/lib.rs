@@ -39,10 +39,12 @@ mod logfile;
 mod manager;
 mod metrics;
 pub mod package;
+mod precheck;
 pub mod preflight;
 mod report;
 mod runner;
 mod services;
+pub mod trust;
 mod values;
 mod watch;
 
@@ -61,6 +63,9 @@ pub use plugrack_api::{Capabilities, ErrorKind, PluginError, Value, API_VERSION}
 /// `plugin.toml`, the package manifest (its rules live in `plugrack-descriptor`).
 pub use plugrack_descriptor::manifest;
 pub use plugrack_extension::{ExtensionHandle, ExtensionPoint};
+pub use precheck::{precheck, Prechecked};
 pub use report::{PluginInfo, PluginReport, PluginStatus};
+/// The descriptor section's format and reader (the rules live in `plugrack-descriptor`).
+pub use plugrack_descriptor::section;
 pub use values::{Request, Response, Route, User, Values};
 pub use watch::{watch, Watcher};

@@ -4,11 +4,18 @@
 //! that mislead ("invalid ELF header", "cannot open shared object file"). Everything that can
 //! be decided from the bytes is decided here first: that the path is a regular, non-empty
 //! file, that it is ELF, of this host's class and machine, a shared object, structurally
-//! sound, and that it exports abi_stable's root-module symbol.
+//! sound, and that it exports abi_stable's root-module symbol. Then the descriptor that
+//! `export_plugin!` wrote into the `.plugin_descriptor` section ([`inspect_with_section`]) is
+//! checked against this host ([`check_section`]): the plugrack-api version, the host-version
+//! requirement and the target OS, so an incompatible plugin is refused without running any of
+//! its code. A library without the section (built against plugrack-api 1.0.0 without the SDK)
+//! passes on to the checks after `dlopen`, as before the section existed.
 
 use std::{fs, path::Path};
 
 use object::{Object, ObjectKind, ObjectSymbol};
+use plugrack_api::compat::{self, ApiIncompatibility, ApiVersion};
+use plugrack_descriptor::{host_version, section::Section, target_os};
 
 use crate::error::Refusal;
 
@@ -98,6 +105,12 @@ pub fn check(path: &Path) -> Result<ElfFacts, Refusal> {
 
 /// Checks a plugin's bytes, as [`check`] does for a file.
 pub fn inspect_bytes(bytes: &[u8]) -> Result<ElfFacts, Refusal> {
+    inspect_with_section(bytes).map(|(facts, _)| facts)
+}
+
+/// [`inspect_bytes`], and the descriptor section when the library has one. A section that is
+/// there but cannot be read is [`Refusal::BadSection`].
+pub fn inspect_with_section(bytes: &[u8]) -> Result<(ElfFacts, Option<Section>), Refusal> {
     if bytes.is_empty() {
         return Err(Refusal::Empty);
     }
@@ -174,7 +187,61 @@ pub fn inspect_bytes(bytes: &[u8]) -> Result<ElfFacts, Refusal> {
     if !exports_root {
         return Err(Refusal::NotAPlugin);
     }
-    Ok(facts)
+    let section = plugrack_descriptor::elf::read_from(&file).map_err(|e| Refusal::BadSection {
+        problem: e.to_string(),
+    })?;
+    Ok((facts, section))
+}
+
+/// Checks a descriptor section against this host: the plugrack-api version (the rule of
+/// `plugrack_api::compat`), the host-version requirement and the target OS.
+pub fn check_section(section: &Section, host: &semver::Version) -> Result<(), Refusal> {
+    match compat::check_api_compatibility(ApiVersion::current(), &section.api_version) {
+        Ok(()) => {}
+        Err(ApiIncompatibility::Unparseable { found }) => {
+            return Err(Refusal::InvalidDescriptor {
+                field: "api_version",
+                problem: format!("`{found}` is not a version"),
+            })
+        }
+        Err(ApiIncompatibility::PluginTooNew { plugin, host }) => {
+            return Err(Refusal::ApiTooNew {
+                plugin: plugin.to_string(),
+                host: host.to_string(),
+            })
+        }
+        Err(ApiIncompatibility::PluginTooOld { plugin, host }) => {
+            return Err(Refusal::ApiTooOld {
+                plugin: plugin.to_string(),
+                host: host.to_string(),
+            })
+        }
+    }
+    match host_version::accepts(&section.host_version, host) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(Refusal::HostVersionMismatch {
+                required: section.host_version.clone(),
+                host: host.to_string(),
+            })
+        }
+        Err(e) => {
+            return Err(Refusal::InvalidDescriptor {
+                field: "host-version",
+                problem: format!(
+                    "`{}` is not a semver requirement ({})",
+                    e.requirement, e.reason
+                ),
+            })
+        }
+    }
+    if !target_os::supports(&section.target_os, target_os::this()) {
+        return Err(Refusal::UnsupportedOs {
+            supported: section.target_os.clone(),
+            this: target_os::this().into(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

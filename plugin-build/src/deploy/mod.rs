@@ -4,8 +4,11 @@
 //! Everything is checked before anything is written: the archive (plain top-level files
 //! only), the manifest (plugin-host's format, unknown fields refused), every target's size
 //! and SHA-256, no entry the manifest does not name, and the requested target (default: this
-//! machine's). Then the folder is written under a hidden name and renamed into place,
-//! exchanging an older version atomically. On any refusal the destination is untouched.
+//! machine's); with `--trusted-key KEY.pub` (repeatable), also that `plugin.toml` is signed by
+//! one of those keys. Then the folder is written under a hidden name and renamed into place,
+//! exchanging an older version atomically; the manifest is written byte for byte, with its
+//! signature beside it, so a host with a trust policy verifies the deployed folder too. On any
+//! refusal the destination is untouched.
 //!
 //! The checks and the atomic install are the host's ([`plugrack_host::package`]), so a host
 //! application that accepts packages (plugin-server's upload) verifies them exactly as this
@@ -16,9 +19,12 @@ use std::{
     process::ExitCode,
 };
 
-use plugrack_host::package::{self as host_package, InstallError, Method, VerifyError};
+use plugrack_host::{
+    package::{self as host_package, InstallError, Method, VerifyError},
+    trust::{TrustPolicy, TrustedKey},
+};
 
-pub use plugrack_host::package::{verify, Verified};
+pub use plugrack_host::package::{verify, verify_with, Verified};
 
 use crate::{
     package::{self, PackageError},
@@ -47,6 +53,10 @@ pub struct DeployArgs {
     /// The plugin's Cargo.toml, to find its package when PACKAGE is not given.
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
+
+    /// Deploy only a package signed by this public key (repeatable: any of them).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_key: Vec<PathBuf>,
 }
 
 /// Why `plugin-build deploy` refused or failed. Nothing is written in any of these cases.
@@ -54,7 +64,7 @@ pub struct DeployArgs {
 pub enum DeployError {
     /// The default package could not be found (no plugin crate here).
     #[error("no PACKAGE given and no plugin crate found to take it from")]
-    Locate(#[source] PackageError),
+    Locate(#[source] Box<PackageError>),
     /// The default package has not been made.
     #[error("no package `{}`\n  hint: make it first: `plugin-build package`, or name one: `plugin-build deploy PACKAGE.plg --to DIR`", .path.display())]
     NoPackage {
@@ -79,6 +89,9 @@ pub enum DeployError {
     /// The verified package could not be installed.
     #[error(transparent)]
     Install(InstallError),
+    /// A `--trusted-key` file cannot be used.
+    #[error(transparent)]
+    Key(#[from] plugrack_host::trust::KeyError),
     /// `--target` names no known target.
     #[error("unknown target `{name}`; known targets: amd64, 386, arm-7, arm64")]
     UnknownTarget {
@@ -110,6 +123,8 @@ pub struct Deployed {
     pub replaced: Option<String>,
     /// How the folder was put in place (`None` for a dry run).
     pub method: Option<Method>,
+    /// The trusted key that signed it, with `--trusted-key`.
+    pub signed_by: Option<String>,
 }
 
 /// Runs `deploy` from the command line.
@@ -149,8 +164,14 @@ pub fn deploy(args: &DeployArgs) -> Result<Deployed, DeployError> {
         path: path.clone(),
         source,
     })?;
-    let verified = verify(&path, &bytes)?;
+    let keys = args
+        .trusted_key
+        .iter()
+        .map(|file| TrustedKey::from_file(file))
+        .collect::<Result<Vec<_>, _>>()?;
+    let verified = verify_with(&path, &bytes, &TrustPolicy::new(keys))?;
     let manifest = &verified.manifest;
+    let signed_by = verified.signer.as_ref().map(|s| s.key_id.to_string());
 
     let target = match &args.target {
         Some(name) => {
@@ -160,10 +181,14 @@ pub fn deploy(args: &DeployArgs) -> Result<Deployed, DeployError> {
     };
     let entry = verified.target(target.name)?;
     eprintln!(
-        "{:>12} {} ({} files, every size and SHA-256 matches plugin.toml)",
+        "{:>12} {} ({} files, every size and SHA-256 matches plugin.toml{})",
         "Verified",
         path.display(),
-        verified.entries.len()
+        verified.entries.len(),
+        match &signed_by {
+            Some(key) => format!(", signed by trusted key {key}"),
+            None => String::new(),
+        }
     );
 
     let folder = args.to.join(&manifest.plugin.id);
@@ -177,6 +202,7 @@ pub fn deploy(args: &DeployArgs) -> Result<Deployed, DeployError> {
             file: entry.file.clone(),
             replaced,
             method: None,
+            signed_by,
         });
     }
     let installed =
@@ -189,6 +215,7 @@ pub fn deploy(args: &DeployArgs) -> Result<Deployed, DeployError> {
         file: installed.file,
         replaced: installed.replaced,
         method: Some(installed.method),
+        signed_by,
     })
 }
 
@@ -202,7 +229,7 @@ fn install_error(error: InstallError) -> DeployError {
 
 /// `build/<id>-<version>.plg` of the plugin crate at `manifest_path` or the current directory.
 fn default_package(manifest_path: Option<&Path>) -> Result<PathBuf, DeployError> {
-    let krate = package::descriptor::read(manifest_path).map_err(DeployError::Locate)?;
+    let krate = package::descriptor::read(manifest_path).map_err(|e| DeployError::Locate(Box::new(e)))?;
     let path = krate.dir.join("build").join(format!(
         "{}-{}.plg",
         krate.descriptor.id, krate.descriptor.version

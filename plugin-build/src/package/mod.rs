@@ -1,10 +1,16 @@
 //! `plugin-build package`: one archive, `build/<id>-<version>.plg`, holding a generated
-//! `plugin.toml` (the descriptor from the crate's `Cargo.toml`, the plugrack-api version, and
-//! per target the file name, size and SHA-256) and every built `build/<name>-<arch>.so`.
+//! `plugin.toml` (the descriptor, the plugrack-api version, and per target the file name, size
+//! and SHA-256), with `--sign KEY` its signature `plugin.toml.minisig`, and every built
+//! `build/<name>-<arch>.so`.
 //!
-//! [`descriptor`] reads the crate through cargo, [`archive`] writes and reads the
-//! reproducible tar + gzip format (shared with `deploy` and `inspect`). The manifest type is
-//! plugin-host's [`plugrack_host::manifest`], so what this writes is what the host reads.
+//! The descriptor comes from the libraries themselves: each one's `.plugin_descriptor` section
+//! (read from the file, never by loading it), which must agree between targets and with the
+//! crate's `Cargo.toml` as [`descriptor`] reads it through cargo (a difference means a stale
+//! build). A library without the section (built without plugrack-sdk) is described by
+//! `Cargo.toml` alone. [`archive`] writes and reads the reproducible tar + gzip format (shared
+//! with `deploy` and `inspect`); the manifest type is `plugrack-descriptor`'s, so what this
+//! writes is what the host reads. Without `--sign` the archive is byte-for-byte reproducible;
+//! a signature differs between runs (minisign adds random noise to each).
 
 pub mod archive;
 pub mod descriptor;
@@ -33,6 +39,11 @@ pub struct PackageArgs {
     /// next to the plugin's Cargo.toml).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+
+    /// Sign `plugin.toml` with this secret key (`plugin-build keygen`); hosts that trust its
+    /// public key then accept the package.
+    #[arg(long, value_name = "FILE", env = "PLUGIN_BUILD_SIGNING_KEY")]
+    pub sign: Option<PathBuf>,
 }
 
 /// Why `plugin-build package` failed.
@@ -84,6 +95,29 @@ pub enum PackageError {
         /// What is wrong.
         problems: Vec<String>,
     },
+    /// A built library's descriptor section differs from `Cargo.toml` or from another target's.
+    #[error("`{}` was built from another descriptor: {difference}\n  hint: rebuild it: `plugin-build --target {target}`", .path.display())]
+    StaleBuild {
+        /// The target.
+        target: &'static str,
+        /// The library.
+        path: PathBuf,
+        /// The field that differs and the two values (`its version is `0.1.0`, ... says ...`).
+        difference: String,
+    },
+    /// A built library's descriptor section cannot be read.
+    #[error("`{}` has a damaged descriptor section: {problem}\n  hint: rebuild it: `plugin-build --target {target}`", .path.display())]
+    BadSection {
+        /// The target.
+        target: &'static str,
+        /// The library.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] crate::sign::SignError),
     /// A file could not be read or written.
     #[error("cannot {action} `{}`", .path.display())]
     Io {
@@ -108,6 +142,8 @@ pub struct Packaged {
     pub size: u64,
     /// Its SHA-256.
     pub sha256: String,
+    /// The key id it was signed with, with `--sign`.
+    pub signed_by: Option<String>,
 }
 
 /// Runs `package` from the command line.
@@ -124,6 +160,9 @@ pub fn run(args: &PackageArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             &entry.sha256[..16]
         );
     }
+    if let Some(key_id) = &packaged.signed_by {
+        eprintln!("{:>12} plugin.toml with key {key_id}", "Signed");
+    }
     eprintln!(
         "{:>12} {} {} (plugrack-api {}) into {shown}",
         "Packaged",
@@ -138,6 +177,14 @@ pub fn run(args: &PackageArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
 /// Packages the plugin as `args` say.
 pub fn package(args: &PackageArgs) -> Result<Packaged, PackageError> {
     let krate = descriptor::read(args.manifest_path.as_deref())?;
+    // Read the key first: a missing or locked key should fail before any work.
+    let signing_key = match &args.sign {
+        Some(path) => Some(crate::sign::load_secret_key(path)?),
+        None => None,
+    };
+    // The descriptor the libraries carry; the first library's, checked against Cargo.toml and
+    // then every other library against it.
+    let mut descriptor: Option<(plugrack_host::manifest::ManifestPlugin, String)> = None;
     let dir = match &args.out_dir {
         Some(dir) => std::path::absolute(dir).unwrap_or_else(|_| dir.clone()),
         None => krate.dir.join("build"),
@@ -174,6 +221,36 @@ pub fn package(args: &PackageArgs) -> Result<Packaged, PackageError> {
                 problems,
             });
         }
+        let built = match plugrack_descriptor::elf::read(&data) {
+            Ok(Some(section)) => section.descriptor(),
+            Ok(None) => krate.descriptor.clone(),
+            Err(e) => {
+                return Err(PackageError::BadSection {
+                    target: target.name,
+                    path,
+                    problem: e.to_string(),
+                })
+            }
+        };
+        let (expected, other_place) = match &descriptor {
+            Some((first, place)) => (first.clone(), place.clone()),
+            None => (
+                krate.descriptor.clone(),
+                format!("`{}`", krate.manifest_path.display()),
+            ),
+        };
+        if let Some((field, built_value, expected_value)) = first_difference(&built, &expected) {
+            return Err(PackageError::StaleBuild {
+                target: target.name,
+                path,
+                difference: format!(
+                    "its {field} is `{built_value}`, {other_place} says `{expected_value}`"
+                ),
+            });
+        }
+        if descriptor.is_none() {
+            descriptor = Some((built, format!("`{file}`")));
+        }
         targets.insert(
             target.name.to_owned(),
             ManifestTarget {
@@ -196,16 +273,37 @@ pub fn package(args: &PackageArgs) -> Result<Packaged, PackageError> {
     }
     let manifest = Manifest {
         format: manifest::FORMAT,
-        plugin: krate.descriptor.clone(),
+        plugin: descriptor.map_or_else(|| krate.descriptor.clone(), |(d, _)| d),
         targets,
     };
     // plugin.toml first, so a reader meets the manifest before the files it describes;
     // then the shared objects in target-name order (the order of the manifest's table).
     files.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut entries = vec![archive::Entry {
-        name: manifest::FILE_NAME.into(),
-        data: manifest.to_toml().into_bytes(),
-    }];
+    let manifest_bytes = manifest.to_toml().into_bytes();
+    let mut signed_by = None;
+    let mut entries = Vec::new();
+    if let Some(key) = &signing_key {
+        let signature = crate::sign::sign_manifest(
+            key,
+            &manifest_bytes,
+            &manifest.plugin.id,
+            &manifest.plugin.version,
+        )?;
+        signed_by = Some(key.key_id.clone());
+        entries.push(archive::Entry {
+            name: manifest::FILE_NAME.into(),
+            data: manifest_bytes,
+        });
+        entries.push(archive::Entry {
+            name: manifest::SIGNATURE_FILE_NAME.into(),
+            data: signature.into_bytes(),
+        });
+    } else {
+        entries.push(archive::Entry {
+            name: manifest::FILE_NAME.into(),
+            data: manifest_bytes,
+        });
+    }
     entries.extend(files);
     let path = dir.join(file_name(&manifest));
     let bytes = archive::write(&entries).map_err(io("write", &path))?;
@@ -215,7 +313,50 @@ pub fn package(args: &PackageArgs) -> Result<Packaged, PackageError> {
         sha256: manifest::sha256_hex(&bytes),
         path,
         manifest,
+        signed_by,
     })
+}
+
+/// The first descriptor field where `built` and `expected` differ.
+fn first_difference(
+    built: &plugrack_host::manifest::ManifestPlugin,
+    expected: &plugrack_host::manifest::ManifestPlugin,
+) -> Option<(&'static str, String, String)> {
+    let list = |items: &[String]| items.join(", ");
+    [
+        ("id", built.id.clone(), expected.id.clone()),
+        ("name", built.name.clone(), expected.name.clone()),
+        ("version", built.version.clone(), expected.version.clone()),
+        (
+            "description",
+            built.description.clone(),
+            expected.description.clone(),
+        ),
+        ("authors", list(&built.authors), list(&expected.authors)),
+        (
+            "homepage",
+            built.homepage.clone(),
+            expected.homepage.clone(),
+        ),
+        ("license", built.license.clone(), expected.license.clone()),
+        (
+            "host-version",
+            built.host_version.clone(),
+            expected.host_version.clone(),
+        ),
+        (
+            "target-os",
+            list(&built.target_os),
+            list(&expected.target_os),
+        ),
+        (
+            "api-version",
+            built.api_version.clone(),
+            expected.api_version.clone(),
+        ),
+    ]
+    .into_iter()
+    .find(|(_, a, b)| a != b)
 }
 
 /// `<id>-<version>.plg`.

@@ -51,6 +51,10 @@ struct Common {
     /// Persist plugin storage in this folder (default: in memory).
     #[arg(long, value_name = "DIR")]
     storage_dir: Option<PathBuf>,
+    /// Load only plugins signed by this public key (repeatable: any of them). Without it,
+    /// signatures are not required.
+    #[arg(long, value_name = "FILE")]
+    trusted_key: Vec<PathBuf>,
     /// Write JSON to stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -138,7 +142,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn manager(common: &Common) -> PluginManager {
+fn manager(common: &Common) -> Result<PluginManager, plugrack_host::trust::KeyError> {
     let mut config = HostConfig::new(common.host_version.clone()).on_message(|event| {
         eprintln!(
             "message from `{}` (priority {}): {}: {}",
@@ -157,7 +161,18 @@ fn manager(common: &Common) -> PluginManager {
     if let Some(dir) = &common.log_dir {
         config = config.log_dir(dir);
     }
-    PluginManager::new(config)
+    for file in &common.trusted_key {
+        config = config.trusted_key(plugrack_host::trust::TrustedKey::from_file(file)?);
+    }
+    Ok(PluginManager::new(config))
+}
+
+/// The manager, or the exit code after printing why a trusted key cannot be used.
+fn manager_or_exit(common: &Common) -> Result<PluginManager, ExitCode> {
+    manager(common).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
 }
 
 fn report_json(report: &PluginReport) -> serde_json::Value {
@@ -193,7 +208,10 @@ fn list(common: &Common) -> std::io::Result<ExitCode> {
         );
         return Ok(ExitCode::from(EXIT_USAGE));
     }
-    let manager = manager(common);
+    let manager = match manager_or_exit(common) {
+        Ok(manager) => manager,
+        Err(code) => return Ok(code),
+    };
     let reports = manager.discover();
     let mut out = std::io::stdout().lock();
     if common.json {
@@ -330,7 +348,10 @@ fn call(
             }
         }
     }
-    let manager = manager(common);
+    let manager = match manager_or_exit(common) {
+        Ok(manager) => manager,
+        Err(code) => return Ok(code),
+    };
     let reports = manager.discover();
     let Some(info) = manager.info(id) else {
         let refused = reports
@@ -422,7 +443,10 @@ fn event_json(event: &PluginEvent) -> serde_json::Value {
 }
 
 fn watch(common: &Common, seconds: Option<u64>) -> std::io::Result<ExitCode> {
-    let manager = Arc::new(manager(common));
+    let manager = match manager_or_exit(common) {
+        Ok(manager) => Arc::new(manager),
+        Err(code) => return Ok(code),
+    };
     let events = manager.subscribe();
     manager.discover();
     let _watcher = match plugrack_host::watch(&manager, Duration::from_millis(300)) {

@@ -72,54 +72,108 @@ pub enum ArchiveError {
 
 /// Reads a `.plg` archive's entries, refusing anything but plain top-level files.
 pub fn read(bytes: &[u8]) -> Result<Vec<Entry>, ArchiveError> {
+    read_limited(bytes, MAX_UNPACKED)
+}
+
+/// [`read`] with another limit on the unpacked size (a host that takes uploads may want a
+/// smaller one). The limit is enforced while decompressing: an entry whose header claims more
+/// than is left is refused before its data is read, and the decompressed stream as a whole
+/// stops at the limit, so a gzip bomb costs at most `limit` bytes of memory.
+pub fn read_limited(bytes: &[u8], limit: u64) -> Result<Vec<Entry>, ArchiveError> {
     let damaged = |e: std::io::Error| ArchiveError::Damaged {
         reason: e.to_string(),
     };
-    // Decompress all of it first: a damaged or cut stream fails here (gzip checks its CRC
-    // and length at the end), before any entry is looked at.
-    let mut tar_bytes = Vec::new();
-    GzDecoder::new(bytes)
-        .take(MAX_UNPACKED + 1)
-        .read_to_end(&mut tar_bytes)
-        .map_err(damaged)?;
-    if tar_bytes.len() as u64 > MAX_UNPACKED {
-        return Err(ArchiveError::TooLarge);
+    let too_large = || ArchiveError::TooLarge;
+    let mut stream = Budget {
+        inner: GzDecoder::new(bytes),
+        left: limit,
+        exceeded: false,
+    };
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut claimed: u64 = 0;
+    {
+        let mut archive = tar::Archive::new(&mut stream);
+        let iter = match archive.entries() {
+            Ok(iter) => iter,
+            Err(e) => return Err(damaged(e)),
+        };
+        for entry in iter {
+            let mut entry = entry.map_err(damaged)?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let kind = entry.header().entry_type();
+            if kind.is_symlink() || kind.is_hard_link() {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
+                return Err(ArchiveError::Link { name, target });
+            }
+            check_name(&name)?;
+            if !kind.is_file() {
+                return Err(ArchiveError::NotAPlainFile {
+                    name,
+                    what: describe_kind(kind),
+                });
+            }
+            if entries.iter().any(|e| e.name == name) {
+                return Err(ArchiveError::Duplicate { name });
+            }
+            claimed = claimed.saturating_add(entry.size());
+            if claimed > limit {
+                return Err(too_large());
+            }
+            let mut data = Vec::with_capacity(entry.size() as usize);
+            entry.read_to_end(&mut data).map_err(damaged)?;
+            entries.push(Entry { name, data });
+        }
     }
-    if tar_bytes.is_empty() {
+    // The tar ends with zero blocks; read the rest of the gzip stream too, so that its CRC and
+    // length are checked (a damaged or cut stream fails here).
+    std::io::copy(&mut stream, &mut std::io::sink()).map_err(damaged)?;
+    if stream.exceeded {
+        return Err(too_large());
+    }
+    if entries.is_empty() && claimed == 0 {
         return Err(ArchiveError::Damaged {
-            reason: "no tar data".into(),
+            reason: "no tar entries".into(),
         });
     }
-    let mut archive = tar::Archive::new(tar_bytes.as_slice());
-    let mut entries: Vec<Entry> = Vec::new();
-    for entry in archive.entries().map_err(damaged)? {
-        let mut entry = entry.map_err(damaged)?;
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let kind = entry.header().entry_type();
-        if kind.is_symlink() || kind.is_hard_link() {
-            let target = entry
-                .link_name_bytes()
-                .map(|t| String::from_utf8_lossy(&t).into_owned())
-                .unwrap_or_default();
-            return Err(ArchiveError::Link { name, target });
-        }
-        check_name(&name)?;
-        if !kind.is_file() {
-            let what = if kind.is_dir() {
-                "a folder".to_owned()
-            } else {
-                format!("a special entry (tar type {:?})", kind.as_byte() as char)
-            };
-            return Err(ArchiveError::NotAPlainFile { name, what });
-        }
-        if entries.iter().any(|e| e.name == name) {
-            return Err(ArchiveError::Duplicate { name });
-        }
-        let mut data = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut data).map_err(damaged)?;
-        entries.push(Entry { name, data });
-    }
     Ok(entries)
+}
+
+/// A reader that fails once more than `left` bytes have come through.
+struct Budget<R> {
+    inner: R,
+    left: u64,
+    exceeded: bool,
+}
+
+impl<R: Read> Read for Budget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match self.left.checked_sub(n as u64) {
+            Some(left) => {
+                self.left = left;
+                Ok(n)
+            }
+            None => {
+                self.exceeded = true;
+                Err(std::io::Error::other(
+                    "the archive unpacks past the size limit",
+                ))
+            }
+        }
+    }
+}
+
+fn describe_kind(kind: tar::EntryType) -> String {
+    match kind {
+        tar::EntryType::Directory => "a folder".into(),
+        tar::EntryType::Char => "a character device".into(),
+        tar::EntryType::Block => "a block device".into(),
+        tar::EntryType::Fifo => "a FIFO".into(),
+        other => format!("a special entry (tar type {:?})", other.as_byte() as char),
+    }
 }
 
 /// Refuses a name that is absolute, climbs with `..`, or sits in a sub-folder.
@@ -228,7 +282,35 @@ pub(crate) mod tests {
             Err(ArchiveError::Damaged { .. })
         ));
 
+        for (kind, what) in [
+            (tar::EntryType::Char, "a character device"),
+            (tar::EntryType::Block, "a block device"),
+            (tar::EntryType::Fifo, "a FIFO"),
+        ] {
+            let bytes = raw_tar_gz(b"null", kind, b"", b"");
+            let err = read(&bytes).unwrap_err().to_string();
+            assert!(err.contains(what), "{err}");
+        }
+
         let twice = tar_gz(&[("plugin.toml", b"a"), ("plugin.toml", b"a")]);
         assert!(matches!(read(&twice), Err(ArchiveError::Duplicate { .. })));
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_limit() {
+        // 64 MiB of zeros in one entry compress to about 300 KiB (fast gzip).
+        let bomb = tar_gz(&[("plugin.toml", &vec![0u8; 64 << 20])]);
+        assert!(bomb.len() < 1 << 20, "{}", bomb.len());
+        assert_eq!(read_limited(&bomb, 1 << 20), Err(ArchiveError::TooLarge));
+        assert!(read_limited(&bomb, 65 << 20).is_ok());
+        // A header that claims more than the limit is refused before its data is read.
+        let mut header = tar::Header::new_gnu();
+        header.set_path("x.so").unwrap();
+        header.set_size(1 << 40);
+        header.set_cksum();
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(header.as_bytes()).unwrap();
+        let claim = gz.finish().unwrap();
+        assert_eq!(read(&claim), Err(ArchiveError::TooLarge));
     }
 }

@@ -79,31 +79,31 @@ pub struct Installed {
 }
 
 /// Installs `target` of a verified package into the plugins folder `dir` as
-/// `<dir>/<id>/plugin.toml` (listing that target only) plus the target's `.so`, creating
-/// `dir` if needed and exchanging an older folder of the plugin atomically.
+/// `<dir>/<id>/plugin.toml` (the package's, byte for byte), its signature
+/// `plugin.toml.minisig` if it has one, and the target's `.so`, creating `dir` if needed and
+/// exchanging an older folder of the plugin atomically.
 pub fn install(verified: &Verified, target: &str, dir: &Path) -> Result<Installed, InstallError> {
     let entry = verified.target(target)?;
     let id = &verified.manifest.plugin.id;
     let folder = dir.join(id);
     let replaced = installed_version(&folder)?;
-    // The installed manifest lists only the target that is there.
-    let mut single = verified.manifest.clone();
-    single.targets.retain(|name, _| name == target);
-    let text = single.to_toml();
+    // The manifest is installed byte for byte, so that its signature (installed beside it)
+    // stays valid; the host uses the entry of its own target and ignores the others.
+    let mut files: Vec<(&str, &[u8])> =
+        vec![(manifest::FILE_NAME, verified.data(manifest::FILE_NAME))];
+    if verified.signature.is_some() {
+        files.push((
+            manifest::SIGNATURE_FILE_NAME,
+            verified.data(manifest::SIGNATURE_FILE_NAME),
+        ));
+    }
+    files.push((&entry.file, verified.data(&entry.file)));
     fs::create_dir_all(dir).map_err(|source| InstallError::Io {
         action: "create",
         path: dir.to_owned(),
         source,
     })?;
-    let method = install_files(
-        dir,
-        id,
-        &[
-            (manifest::FILE_NAME, text.as_bytes()),
-            (&entry.file, verified.data(&entry.file)),
-        ],
-    )
-    .map_err(|source| InstallError::Io {
+    let method = install_files(dir, id, &files).map_err(|source| InstallError::Io {
         action: "write",
         path: folder.clone(),
         source,

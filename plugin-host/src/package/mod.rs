@@ -5,7 +5,8 @@
 //! application that accepts packages (an upload, a download) must do the same way, so it
 //! lives here, once: [`archive`] reads the tar + gzip format and refuses anything but plain
 //! top-level files, [`verify()`] checks the manifest and every size and SHA-256 and returns a
-//! [`Verified`] package, and [`install()`] writes one target's folder under a hidden name and
+//! [`Verified`] package ([`verify_with`] also requires a signature by a trusted key,
+//! [`crate::trust`]), and [`install()`] writes one target's folder under a hidden name and
 //! renames it into place ([`install_files`] is that atomic step alone). Writing packages
 //! stays with the build tool. Every refusal names the package and says how to fix it; on any
 //! refusal nothing is written.
@@ -27,4 +28,4 @@ mod verify;
 
 pub use archive::{ArchiveError, Entry, MAX_UNPACKED};
 pub use install::{install, install_files, installed_version, InstallError, Installed, Method};
-pub use verify::{verify, Verified, VerifyError};
+pub use verify::{verify, verify_with, Verified, VerifyError};

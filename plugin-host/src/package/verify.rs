@@ -1,13 +1,18 @@
 //! Verifying a package: the archive, its manifest, and every file against the manifest.
 //!
 //! The checks, in order: the archive reads ([`super::archive`]); it holds a `plugin.toml`
-//! that parses (the host's [`Manifest`] format, unknown fields refused); the plugin id can
-//! name a folder; every entry is listed in the manifest; every target's file is there with
-//! the size and SHA-256 the manifest says. A [`Verified`] package is only ever made here.
+//! that parses (the host's [`Manifest`] format, unknown fields refused); under a trust policy
+//! ([`verify_with`]), its signature `plugin.toml.minisig` verifies with a trusted key; the
+//! plugin id can name a folder; every entry is listed in the manifest; every target's file is
+//! there with the size and SHA-256 the manifest says. A [`Verified`] package is only ever made
+//! here.
 
 use std::path::{Path, PathBuf};
 
-use crate::manifest::{self, Manifest, ManifestError, ManifestTarget};
+use crate::{
+    manifest::{self, Manifest, ManifestError, ManifestTarget},
+    trust::{self, SignatureInfo, Signer, TrustError, TrustPolicy},
+};
 
 use super::archive::{self, ArchiveError, Entry};
 
@@ -37,6 +42,14 @@ pub enum VerifyError {
         /// Why (shown in the message, so not a `source`).
         problem: ManifestError,
     },
+    /// Refused by the trust policy: unsigned, signed by another key, or changed after signing.
+    #[error("refusing package `{}`: {problem}\n  hint: {}", .path.display(), .problem.fix())]
+    Trust {
+        /// The package.
+        path: PathBuf,
+        /// Why (shown in the message, so not a `source`).
+        problem: TrustError,
+    },
     /// The plugin id cannot name a folder.
     #[error("refusing package `{}`: plugin id `{id}` is not valid (letters, digits, `.`, `_`, `-`)", .path.display())]
     BadId {
@@ -63,7 +76,19 @@ pub enum VerifyError {
         /// The entry.
         name: String,
     },
-    /// A file's size or SHA-256 differs from the manifest.
+    /// A file's size differs from the manifest.
+    #[error("refusing package `{}`: `{file}` is {found} bytes, plugin.toml says {expected}\n  hint: the package was changed after `plugin-build package` made it; make it again", .path.display())]
+    Size {
+        /// The package.
+        path: PathBuf,
+        /// The file.
+        file: String,
+        /// What the manifest says.
+        expected: u64,
+        /// What the file is.
+        found: u64,
+    },
+    /// A file's SHA-256 differs from the manifest.
     #[error("refusing package `{}`: `{file}` does not match plugin.toml\n  expected: {expected}\n     found: {found}\n  hint: the package was changed after `plugin-build package` made it; make it again", .path.display())]
     Checksum {
         /// The package.
@@ -74,6 +99,30 @@ pub enum VerifyError {
         expected: String,
         /// What the file is.
         found: String,
+    },
+    /// A library's descriptor section describes another plugin than `plugin.toml` does.
+    #[error("refusing package `{}`: plugin.toml says {field} `{manifest}`, the descriptor section of `{file}` says `{library}`\n  hint: the package was changed after `plugin-build package` made it, or made from a stale build; build and package it again", .path.display())]
+    DescriptorMismatch {
+        /// The package.
+        path: PathBuf,
+        /// The library.
+        file: String,
+        /// The field that differs.
+        field: &'static str,
+        /// The manifest's value.
+        manifest: String,
+        /// The section's value.
+        library: String,
+    },
+    /// A library's descriptor section cannot be read.
+    #[error("refusing package `{}`: the descriptor section of `{file}` is not usable: {problem}\n  hint: build and package it again", .path.display())]
+    BadSection {
+        /// The package.
+        path: PathBuf,
+        /// The library.
+        file: String,
+        /// What is wrong.
+        problem: String,
     },
     /// The package lacks the requested target.
     #[error("package `{}` has no {wanted} build; it has: {available}\n  hint: build and package it: `plugin-build --target {wanted} && plugin-build package`", .path.display())]
@@ -94,8 +143,12 @@ pub struct Verified {
     pub path: PathBuf,
     /// The manifest.
     pub manifest: Manifest,
-    /// Every entry, `plugin.toml` included.
+    /// Every entry, `plugin.toml` (and its signature) included.
     pub entries: Vec<Entry>,
+    /// Who signed `plugin.toml`, as the signature claims (not verified without a trust policy).
+    pub signature: Option<SignatureInfo>,
+    /// The trusted key that verified the signature, under a trust policy.
+    pub signer: Option<Signer>,
 }
 
 impl Verified {
@@ -128,9 +181,19 @@ impl Verified {
     }
 }
 
-/// Reads a package's bytes and checks every entry against its manifest. `path` names the
-/// package in the messages (a file, or an uploaded file's name).
+/// Reads a package's bytes and checks every entry against its manifest, requiring no
+/// signature. `path` names the package in the messages (a file, or an uploaded file's name).
 pub fn verify(path: &Path, bytes: &[u8]) -> Result<Verified, VerifyError> {
+    verify_with(path, bytes, &TrustPolicy::default())
+}
+
+/// [`verify`] under a trust policy: with trusted keys, `plugin.toml` must carry a signature
+/// by one of them that matches its bytes.
+pub fn verify_with(
+    path: &Path,
+    bytes: &[u8],
+    policy: &TrustPolicy,
+) -> Result<Verified, VerifyError> {
     let entries = archive::read(bytes).map_err(|problem| VerifyError::Archive {
         path: path.to_owned(),
         problem,
@@ -141,6 +204,22 @@ pub fn verify(path: &Path, bytes: &[u8]) -> Result<Verified, VerifyError> {
         .ok_or_else(|| VerifyError::NoManifest {
             path: path.to_owned(),
         })?;
+    let signature_text = entries
+        .iter()
+        .find(|e| e.name == manifest::SIGNATURE_FILE_NAME)
+        .map(|e| String::from_utf8_lossy(&e.data).into_owned());
+    let trust_error = |problem| VerifyError::Trust {
+        path: path.to_owned(),
+        problem,
+    };
+    // The signature covers the manifest's exact bytes, so it is checked before they are read.
+    let signer = policy
+        .check(&text.data, signature_text.as_deref())
+        .map_err(trust_error)?;
+    let signature = match &signature_text {
+        Some(text) => Some(trust::signature_info(text).map_err(trust_error)?),
+        None => None,
+    };
     let manifest = Manifest::parse(&String::from_utf8_lossy(&text.data)).map_err(|problem| {
         VerifyError::Manifest {
             path: path.to_owned(),
@@ -156,6 +235,7 @@ pub fn verify(path: &Path, bytes: &[u8]) -> Result<Verified, VerifyError> {
     }
     for entry in &entries {
         let listed = entry.name == manifest::FILE_NAME
+            || entry.name == manifest::SIGNATURE_FILE_NAME
             || manifest.targets.values().any(|t| t.file == entry.name);
         if !listed {
             return Err(VerifyError::UnexpectedEntry {
@@ -173,22 +253,85 @@ pub fn verify(path: &Path, bytes: &[u8]) -> Result<Verified, VerifyError> {
                 target: target.clone(),
                 file: listed.file.clone(),
             })?;
-        let sha256 = manifest::sha256_hex(&entry.data);
         let size = entry.data.len() as u64;
-        if size != listed.size || sha256 != listed.sha256 {
+        if size != listed.size {
+            return Err(VerifyError::Size {
+                path: path.to_owned(),
+                file: listed.file.clone(),
+                expected: listed.size,
+                found: size,
+            });
+        }
+        let sha256 = manifest::sha256_hex(&entry.data);
+        if sha256 != listed.sha256 {
             return Err(VerifyError::Checksum {
                 path: path.to_owned(),
                 file: listed.file.clone(),
-                expected: format!("{} bytes, sha256 {}", listed.size, listed.sha256),
-                found: format!("{size} bytes, sha256 {sha256}"),
+                expected: format!("sha256 {}", listed.sha256),
+                found: format!("sha256 {sha256}"),
             });
         }
+        check_section(path, &listed.file, &entry.data, &manifest)?;
     }
     Ok(Verified {
         path: path.to_owned(),
         manifest,
         entries,
+        signature,
+        signer,
     })
+}
+
+/// Checks that a library's descriptor section (if it has one) describes the plugin the
+/// manifest describes. Libraries that are not object files are left to the host's checks.
+fn check_section(
+    path: &Path,
+    file: &str,
+    data: &[u8],
+    manifest: &Manifest,
+) -> Result<(), VerifyError> {
+    let section = match plugrack_descriptor::elf::read(data) {
+        Ok(Some(section)) => section,
+        Ok(None) | Err(plugrack_descriptor::elf::ReadError::NotObject(_)) => return Ok(()),
+        Err(plugrack_descriptor::elf::ReadError::Section(problem)) => {
+            return Err(VerifyError::BadSection {
+                path: path.to_owned(),
+                file: file.to_owned(),
+                problem: problem.to_string(),
+            })
+        }
+    };
+    let plugin = &manifest.plugin;
+    let list = |items: &[String]| items.join(", ");
+    let fields = [
+        ("id", plugin.id.clone(), section.id.clone()),
+        ("version", plugin.version.clone(), section.version.clone()),
+        (
+            "host-version",
+            plugin.host_version.clone(),
+            section.host_version.clone(),
+        ),
+        (
+            "target-os",
+            list(&plugin.target_os),
+            list(&section.target_os),
+        ),
+        (
+            "api-version",
+            plugin.api_version.clone(),
+            section.api_version.clone(),
+        ),
+    ];
+    match fields.into_iter().find(|(_, a, b)| a != b) {
+        None => Ok(()),
+        Some((field, in_manifest, in_section)) => Err(VerifyError::DescriptorMismatch {
+            path: path.to_owned(),
+            file: file.to_owned(),
+            field,
+            manifest: in_manifest,
+            library: in_section,
+        }),
+    }
 }
 
 /// True for a plugin id that can name a folder: the id rule excludes separators and a
@@ -254,7 +397,7 @@ mod tests {
 
         let bad_id = manifest(".hidden", so);
         type Files<'a> = &'a [(&'a str, &'a [u8])];
-        let cases: [(Files, &str); 6] = [
+        let cases: [(Files, &str); 8] = [
             (&[("p-amd64.so", so)], "it has no `plugin.toml`"),
             (
                 &[("plugin.toml", b"format = 1")],
@@ -278,7 +421,22 @@ mod tests {
             ),
             (
                 &[("plugin.toml", good.as_bytes()), ("p-amd64.so", b"changed")],
+                "`p-amd64.so` is 7 bytes, plugin.toml says 12",
+            ),
+            (
+                &[
+                    ("plugin.toml", good.as_bytes()),
+                    ("p-amd64.so", b"\x7fELF pretenD"),
+                ],
                 "`p-amd64.so` does not match plugin.toml",
+            ),
+            (
+                &[
+                    ("plugin.toml", good.as_bytes()),
+                    ("plugin.toml.minisig", b"not a signature"),
+                    ("p-amd64.so", so),
+                ],
+                "its signature cannot be read",
             ),
         ];
         for (entries, expected) in cases {
@@ -286,6 +444,19 @@ mod tests {
             assert!(err.starts_with("refusing package `p.plg`: "), "{err}");
             assert!(err.contains(expected), "expected `{expected}`: {err}");
         }
+        let policy = TrustPolicy::new(vec![crate::trust::TrustedKey::decode(
+            "RWT5dfOBpsRAcy1dI2E12+34jUBqTcbGsff3aM8jUCHvHCQqXC6ybxwi",
+            "k.pub",
+        )
+        .unwrap()]);
+        let unsigned = tar_gz(&[("plugin.toml", good.as_bytes()), ("p-amd64.so", so)]);
+        let err = verify_with(path, &unsigned, &policy)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("it is not signed") && err.contains("--sign"),
+            "{err}"
+        );
         let err = verify(path, b"not gzip").unwrap_err().to_string();
         assert!(
             err.contains("damaged or truncated") && err.contains("hint:"),

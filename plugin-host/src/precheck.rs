@@ -1,0 +1,216 @@
+//! Everything the host decides about a plugin before any of its code runs.
+//!
+//! `dlopen` runs a library's constructors, so a file refused here never runs a line of its
+//! code. In order:
+//!
+//! 1. a plugin folder's `plugin.toml` is read and, under a trust policy, its exact bytes must
+//!    carry a signature by a trusted key ([`crate::trust`]); then it must parse and list a
+//!    build for this host;
+//! 2. the library is read once, whole; a file that changes while it is read (a copy in
+//!    progress) is refused, so what is checked is exactly what is loaded;
+//! 3. the ELF checks of [`crate::preflight`] (file type, class, machine, structure, root
+//!    symbol) and, for a plugin folder, the size and SHA-256 that `plugin.toml` lists;
+//! 4. under a trust policy, a bare `.so` is refused as unsigned (only a plugin folder carries a
+//!    signature);
+//! 5. the descriptor section: its plugrack-api version, host-version requirement and target OS
+//!    against this host, and its id and version against `plugin.toml`.
+//!
+//! A library without a descriptor section (built against plugrack-api 1.0.0 without the SDK)
+//! passes step 5 untouched: the host then learns its descriptor only after `dlopen`, as before
+//! sections existed; under a trust policy the signature over its SHA-256 is what admits it.
+//! The manager adds the one check that needs the other plugins, a duplicate id, and after
+//! loading, that the root module's descriptor agrees with the section ([`agree`]).
+
+use std::{
+    fs,
+    io::Read,
+    path::{Path, PathBuf},
+};
+
+use plugrack_descriptor::section::Section;
+
+use crate::{
+    config::HostConfig,
+    discovery,
+    error::{LoadError, Refusal},
+    manifest::Manifest,
+    preflight::{self, ElfFacts},
+    trust::{Signer, TrustError},
+    PluginInfo,
+};
+
+/// A plugin that passed every check that can run before `dlopen`.
+#[derive(Debug, Clone)]
+pub struct Prechecked {
+    /// The library file (inside the plugin folder for a folder).
+    pub library: PathBuf,
+    /// Its bytes, read once: what was checked is what must be loaded.
+    pub bytes: Vec<u8>,
+    /// What its ELF header says.
+    pub facts: ElfFacts,
+    /// The plugin folder's manifest.
+    pub manifest: Option<Manifest>,
+    /// The descriptor section, when the library has one.
+    pub section: Option<Section>,
+    /// The trusted key that signed the manifest, under a trust policy.
+    pub signer: Option<Signer>,
+}
+
+/// Runs every check that can run before `dlopen` on the plugin file or plugin folder `path`,
+/// with `config`'s host version and trust policy.
+///
+/// ```no_run
+/// use plugrack_host::{precheck, HostConfig};
+///
+/// let config = HostConfig::new("1.0.0".parse().unwrap());
+/// match precheck(std::path::Path::new("plugins/notify"), &config) {
+///     Ok(checked) => println!("{:?} passes every check before loading", checked.section.map(|s| s.id)),
+///     Err(refusal) => eprintln!("{refusal}"),
+/// }
+/// ```
+pub fn precheck(path: &Path, config: &HostConfig) -> Result<Prechecked, Box<LoadError>> {
+    let fail = |refusal: Refusal| Box::new(LoadError::new(path, refusal));
+    let policy = config.trust_policy();
+    let (library, manifest, signer) = if path.is_dir() {
+        let folder = discovery::read_folder(path).map_err(fail)?;
+        let signer = policy
+            .check(&folder.manifest_bytes, folder.signature.as_deref())
+            .map_err(|e| fail(Refusal::Trust(e)))?;
+        let (library, manifest) = discovery::library_of(path, folder.manifest).map_err(fail)?;
+        (library, Some(manifest), signer)
+    } else {
+        (path.to_owned(), None, None)
+    };
+    let bytes = read_whole(&library).map_err(fail)?;
+    let (facts, section) = preflight::inspect_with_section(&bytes).map_err(fail)?;
+    let with_id = |refusal: Refusal, id: &str| Box::new(LoadError::new(path, refusal).with_id(id));
+    if let Some(manifest) = &manifest {
+        discovery::verify(manifest, &bytes).map_err(|r| with_id(r, &manifest.plugin.id))?;
+    } else if policy.is_enforced() {
+        return Err(fail(Refusal::Trust(TrustError::Unsigned)));
+    }
+    if let Some(section) = &section {
+        preflight::check_section(section, &config.host_version)
+            .map_err(|r| with_id(r, &section.id))?;
+        if let Some(manifest) = &manifest {
+            for (field, in_manifest, in_section) in [
+                ("id", &manifest.plugin.id, &section.id),
+                ("version", &manifest.plugin.version, &section.version),
+            ] {
+                if in_manifest != in_section {
+                    return Err(with_id(
+                        Refusal::ManifestMismatch {
+                            field,
+                            manifest: in_manifest.clone(),
+                            library: in_section.clone(),
+                        },
+                        &section.id,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Prechecked {
+        library,
+        bytes,
+        facts,
+        manifest,
+        section,
+        signer,
+    })
+}
+
+/// Reads a file whole, refusing one that changes while it is read: its size or modification
+/// time differs between before and after (checked on the open file, so a file renamed into
+/// place meanwhile is not a change: the old one was read whole).
+fn read_whole(path: &Path) -> Result<Vec<u8>, Refusal> {
+    let unreadable = |e: std::io::Error| Refusal::Unreadable {
+        reason: e.to_string(),
+    };
+    let mut file = fs::File::open(path).map_err(unreadable)?;
+    let before = file.metadata().map_err(unreadable)?;
+    if !before.is_file() {
+        return Err(Refusal::NotAFile);
+    }
+    if before.len() == 0 {
+        return Err(Refusal::Empty);
+    }
+    let mut bytes = Vec::with_capacity(before.len() as usize);
+    file.read_to_end(&mut bytes).map_err(unreadable)?;
+    let after = file.metadata().map_err(unreadable)?;
+    let changed = bytes.len() as u64 != before.len()
+        || after.len() != before.len()
+        || after.modified().ok() != before.modified().ok();
+    if changed {
+        return Err(Refusal::ChangedWhileReading);
+    }
+    Ok(bytes)
+}
+
+/// Checks, after loading, that the root module's descriptor says what the section said: the
+/// host decided on the section before loading and trusts the root module after, so the two
+/// must be one descriptor.
+#[expect(dead_code, reason = "the manager calls it once its split lands")]
+pub(crate) fn agree(section: &Section, info: &PluginInfo) -> Result<(), Refusal> {
+    let list = |items: &[String]| items.join(", ");
+    let capabilities: Vec<String> = info.capabilities.iter().map(|c| (*c).to_owned()).collect();
+    let fields: [(&'static str, String, String); 11] = [
+        ("id", section.id.clone(), info.id.clone()),
+        ("name", section.name.clone(), info.name.clone()),
+        ("version", section.version.clone(), info.version.clone()),
+        (
+            "description",
+            section.description.clone(),
+            info.description.clone(),
+        ),
+        ("authors", list(&section.authors), list(&info.authors)),
+        ("homepage", section.homepage.clone(), info.homepage.clone()),
+        ("license", section.license.clone(), info.license.clone()),
+        (
+            "host-version",
+            section.host_version.clone(),
+            info.host_version_req.clone(),
+        ),
+        ("target-os", list(&section.target_os), list(&info.target_os)),
+        (
+            "api-version",
+            section.api_version.clone(),
+            info.api_version.clone(),
+        ),
+        (
+            "capabilities",
+            list(&section.capabilities),
+            list(&capabilities),
+        ),
+    ];
+    for (field, in_section, in_module) in fields {
+        if in_section != in_module {
+            return Err(Refusal::SectionMismatch {
+                field,
+                section: in_section,
+                module: in_module,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_read_whole_is_returned_and_special_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("x.so");
+        fs::write(&file, b"bytes").unwrap();
+        assert_eq!(read_whole(&file).unwrap(), b"bytes");
+        fs::write(&file, b"").unwrap();
+        assert_eq!(read_whole(&file), Err(Refusal::Empty));
+        assert_eq!(read_whole(dir.path()), Err(Refusal::NotAFile));
+        assert!(matches!(
+            read_whole(&dir.path().join("missing.so")),
+            Err(Refusal::Unreadable { .. })
+        ));
+    }
+}
