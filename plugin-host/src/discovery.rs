@@ -7,6 +7,7 @@
 
 use std::{
     fs,
+    io::Read,
     path::{Path, PathBuf},
 };
 
@@ -96,18 +97,26 @@ pub(crate) struct Folder {
 /// a parse error is kept for later: under a trust policy the signature is checked first, so an
 /// edited manifest is reported as such.
 pub(crate) fn read_folder(candidate: &Path) -> Result<Folder, Refusal> {
-    let manifest_bytes =
-        fs::read(candidate.join(manifest::FILE_NAME)).map_err(|e| Refusal::Unreadable {
-            reason: e.to_string(),
-        })?;
-    let signature = match fs::read(candidate.join(manifest::SIGNATURE_FILE_NAME)) {
-        Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(Refusal::Unreadable {
-                reason: e.to_string(),
-            })
+    let handle = fs::File::open(candidate).map_err(|e| Refusal::Unreadable {
+        reason: e.to_string(),
+    })?;
+    read_folder_in(&handle).map_err(|e| Refusal::Unreadable {
+        reason: e.to_string(),
+    })
+}
+
+/// [`read_folder`] through an open handle on the folder (see `precheck`'s snapshot).
+pub(crate) fn read_folder_in(folder: &fs::File) -> std::io::Result<Folder> {
+    let mut manifest_bytes = Vec::new();
+    open_in(folder, manifest::FILE_NAME)?.read_to_end(&mut manifest_bytes)?;
+    let signature = match open_in(folder, manifest::SIGNATURE_FILE_NAME) {
+        Ok(mut file) => {
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes)?;
+            Some(String::from_utf8_lossy(&bytes).into_owned())
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
     };
     let manifest = std::str::from_utf8(&manifest_bytes)
         .map_err(|e| e.to_string())
@@ -118,6 +127,27 @@ pub(crate) fn read_folder(candidate: &Path) -> Result<Folder, Refusal> {
         manifest,
         signature,
     })
+}
+
+/// Opens `name` inside the open folder `folder` (`openat`): the same folder whatever is renamed
+/// over its path meanwhile.
+pub(crate) fn open_in(folder: &fs::File, name: &str) -> std::io::Result<fs::File> {
+    use std::os::{fd::AsRawFd, fd::FromRawFd};
+    let name = std::ffi::CString::new(name)?;
+    // SAFETY: the folder's descriptor is open for the duration of the call and `name` is a
+    // NUL-terminated string; on success the new descriptor is owned by the returned File.
+    let fd = unsafe {
+        libc::openat(
+            folder.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nothing else.
+    Ok(unsafe { fs::File::from_raw_fd(fd) })
 }
 
 /// The library a plugin folder's manifest names for this host.

@@ -67,5 +67,7 @@ pub use precheck::{precheck, Prechecked};
 pub use report::{PluginInfo, PluginReport, PluginStatus};
 /// The descriptor section's format and reader (the rules live in `plugrack-descriptor`).
 pub use plugrack_descriptor::section;
+pub use precheck::{precheck, Prechecked};
+pub use report::{PluginInfo, PluginReport, PluginStatus};
 pub use values::{Request, Response, Route, User, Values};
 pub use watch::{watch, Watcher};

@@ -25,12 +25,12 @@ use plugrack_api::{
         std_types::RBoxError,
         StableAbi,
     },
-    compat::{self, ApiIncompatibility, ApiVersion},
     PluginModuleRef,
 };
 
 use crate::{
     error::{LoadError, Refusal},
+    preflight,
     report::PluginInfo,
 };
 
@@ -163,79 +163,21 @@ fn map_library_error(path: &Path, error: LibraryError, plugin_version: Option<&s
     LoadError::new(path, refusal).with_detail(detail)
 }
 
-/// `[A-Za-z0-9._-]+`.
-pub(crate) fn is_valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
+/// The checks of [`preflight::check_descriptor`], on the root module's descriptor.
 fn check_descriptor(info: &PluginInfo, host: &HostFacts<'_>) -> Result<(), Refusal> {
-    if !is_valid_id(&info.id) {
-        return Err(Refusal::InvalidDescriptor {
-            field: "id",
-            problem: format!(
-                "`{}` may only hold letters, digits, `.`, `_` and `-`",
-                info.id
-            ),
-        });
-    }
-    if let Err(e) = semver::Version::parse(&info.version) {
-        return Err(Refusal::InvalidDescriptor {
-            field: "version",
-            problem: format!("`{}` is not a semver version ({e})", info.version),
-        });
-    }
-    match compat::check_api_compatibility(ApiVersion::current(), &info.api_version) {
-        Ok(()) => {}
-        Err(ApiIncompatibility::Unparseable { found }) => {
-            return Err(Refusal::InvalidDescriptor {
-                field: "api_version",
-                problem: format!("`{found}` is not a version"),
-            })
-        }
-        Err(ApiIncompatibility::PluginTooNew { plugin, host }) => {
-            return Err(Refusal::ApiTooNew {
-                plugin: plugin.to_string(),
-                host: host.to_string(),
-            })
-        }
-        Err(ApiIncompatibility::PluginTooOld { plugin, host }) => {
-            return Err(Refusal::ApiTooOld {
-                plugin: plugin.to_string(),
-                host: host.to_string(),
-            })
-        }
-    }
-    let requirement = semver::VersionReq::parse(&info.host_version_req).map_err(|e| {
-        Refusal::InvalidDescriptor {
-            field: "host-version",
-            problem: format!(
-                "`{}` is not a semver requirement ({e})",
-                info.host_version_req
-            ),
-        }
-    })?;
-    if !requirement.matches(host.host_version) {
-        return Err(Refusal::HostVersionMismatch {
-            required: info.host_version_req.clone(),
-            host: host.host_version.to_string(),
-        });
-    }
-    let this_os = std::env::consts::OS;
-    if !info.target_os.is_empty()
-        && !info
-            .target_os
-            .iter()
-            .any(|os| os.eq_ignore_ascii_case(this_os))
-    {
-        return Err(Refusal::UnsupportedOs {
-            supported: info.target_os.clone(),
-            this: this_os.into(),
-        });
-    }
-    Ok(())
+    let descriptor = plugrack_descriptor::Descriptor {
+        id: info.id.clone(),
+        name: info.name.clone(),
+        version: info.version.clone(),
+        description: info.description.clone(),
+        authors: info.authors.clone(),
+        homepage: info.homepage.clone(),
+        license: info.license.clone(),
+        host_version: info.host_version_req.clone(),
+        target_os: info.target_os.clone(),
+        api_version: info.api_version.clone(),
+    };
+    preflight::check_descriptor(&descriptor, host.host_version)
 }
 
 #[cfg(test)]
@@ -298,15 +240,5 @@ mod tests {
             Ok(()),
             "an empty target list means any system"
         );
-    }
-
-    #[test]
-    fn id_syntax() {
-        for ok in ["a", "com.example.x", "A_b-9"] {
-            assert!(is_valid_id(ok), "{ok}");
-        }
-        for bad in ["", "a b", "ü", "x/y", "a:b"] {
-            assert!(!is_valid_id(bad), "{bad}");
-        }
     }
 }

@@ -71,17 +71,26 @@ pub struct Prechecked {
 pub fn precheck(path: &Path, config: &HostConfig) -> Result<Prechecked, Box<LoadError>> {
     let fail = |refusal: Refusal| Box::new(LoadError::new(path, refusal));
     let policy = config.trust_policy();
-    let (library, manifest, signer) = if path.is_dir() {
-        let folder = discovery::read_folder(path).map_err(fail)?;
+    let (library, bytes, manifest, signer) = if path.is_dir() {
+        let snapshot = folder_snapshot(path).map_err(fail)?;
         let signer = policy
-            .check(&folder.manifest_bytes, folder.signature.as_deref())
+            .check(
+                &snapshot.folder.manifest_bytes,
+                snapshot.folder.signature.as_deref(),
+            )
             .map_err(|e| fail(Refusal::Trust(e)))?;
-        let (library, manifest) = discovery::library_of(path, folder.manifest).map_err(fail)?;
-        (library, Some(manifest), signer)
+        let (library, manifest) =
+            discovery::library_of(path, snapshot.folder.manifest).map_err(fail)?;
+        let bytes = snapshot.library.map_err(fail)?;
+        (library, bytes, Some(manifest), signer)
     } else {
-        (path.to_owned(), None, None)
+        let file = fs::File::open(path).map_err(|e| {
+            fail(Refusal::Unreadable {
+                reason: e.to_string(),
+            })
+        })?;
+        (path.to_owned(), read_whole(file).map_err(fail)?, None, None)
     };
-    let bytes = read_whole(&library).map_err(fail)?;
     let (facts, section) = preflight::inspect_with_section(&bytes).map_err(fail)?;
     let with_id = |refusal: Refusal, id: &str| Box::new(LoadError::new(path, refusal).with_id(id));
     if let Some(manifest) = &manifest {
@@ -120,14 +129,73 @@ pub fn precheck(path: &Path, config: &HostConfig) -> Result<Prechecked, Box<Load
     })
 }
 
-/// Reads a file whole, refusing one that changes while it is read: its size or modification
-/// time differs between before and after (checked on the open file, so a file renamed into
-/// place meanwhile is not a change: the old one was read whole).
-fn read_whole(path: &Path) -> Result<Vec<u8>, Refusal> {
+/// A plugin folder read as one: the manifest, its signature and the library, all from the
+/// same folder.
+struct Snapshot {
+    folder: discovery::Folder,
+    library: Result<Vec<u8>, Refusal>,
+}
+
+/// Reads a plugin folder's files through one handle on the folder, so that a deploy that swaps
+/// the folder meanwhile cannot pair one version's manifest with another's library. A deploy
+/// that removes the old folder while it is being read makes a file vanish: then the folder
+/// is read again (at most three times), and the new one is what is checked.
+fn folder_snapshot(folder: &Path) -> Result<Snapshot, Refusal> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_snapshot(folder) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 3 => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => {
+                return Err(Refusal::Unreadable {
+                    reason: e.to_string(),
+                })
+            }
+            Ok(snapshot) => return Ok(snapshot),
+        }
+    }
+}
+
+fn try_snapshot(folder: &Path) -> std::io::Result<Snapshot> {
+    let handle = fs::File::open(folder)?;
+    let folder_read = discovery::read_folder_in(&handle)?;
+    let library = match &folder_read.manifest {
+        Ok(manifest) => match manifest.targets.get(crate::host_target_name()) {
+            Some(target) => match discovery::open_in(&handle, &target.file) {
+                Ok(file) => read_whole(file),
+                // Vanished with a replaced folder: read again. A file that was never there is
+                // reported by `library_of` (no build for this host) or below.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if discovery::open_in(&handle, crate::manifest::FILE_NAME).is_err() {
+                        return Err(e);
+                    }
+                    Err(Refusal::Unreadable {
+                        reason: e.to_string(),
+                    })
+                }
+                Err(e) => Err(Refusal::Unreadable {
+                    reason: e.to_string(),
+                }),
+            },
+            None => Err(Refusal::NotAFile),
+        },
+        Err(refusal) => Err(refusal.clone()),
+    };
+    Ok(Snapshot {
+        folder: folder_read,
+        library,
+    })
+}
+
+/// Reads an open file whole, refusing one that changes while it is read: its size or
+/// modification time differs between before and after (checked on the open file, so a file
+/// renamed into place meanwhile is not a change: the old one was read whole).
+fn read_whole(mut file: fs::File) -> Result<Vec<u8>, Refusal> {
     let unreadable = |e: std::io::Error| Refusal::Unreadable {
         reason: e.to_string(),
     };
-    let mut file = fs::File::open(path).map_err(unreadable)?;
     let before = file.metadata().map_err(unreadable)?;
     if !before.is_file() {
         return Err(Refusal::NotAFile);
@@ -150,7 +218,6 @@ fn read_whole(path: &Path) -> Result<Vec<u8>, Refusal> {
 /// Checks, after loading, that the root module's descriptor says what the section said: the
 /// host decided on the section before loading and trusts the root module after, so the two
 /// must be one descriptor.
-#[expect(dead_code, reason = "the manager calls it once its split lands")]
 pub(crate) fn agree(section: &Section, info: &PluginInfo) -> Result<(), Refusal> {
     let list = |items: &[String]| items.join(", ");
     let capabilities: Vec<String> = info.capabilities.iter().map(|c| (*c).to_owned()).collect();
@@ -203,14 +270,11 @@ mod tests {
     fn a_file_read_whole_is_returned_and_special_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x.so");
+        let open = |path: &Path| fs::File::open(path).unwrap();
         fs::write(&file, b"bytes").unwrap();
-        assert_eq!(read_whole(&file).unwrap(), b"bytes");
+        assert_eq!(read_whole(open(&file)).unwrap(), b"bytes");
         fs::write(&file, b"").unwrap();
-        assert_eq!(read_whole(&file), Err(Refusal::Empty));
-        assert_eq!(read_whole(dir.path()), Err(Refusal::NotAFile));
-        assert!(matches!(
-            read_whole(&dir.path().join("missing.so")),
-            Err(Refusal::Unreadable { .. })
-        ));
+        assert_eq!(read_whole(open(&file)), Err(Refusal::Empty));
+        assert_eq!(read_whole(open(dir.path())), Err(Refusal::NotAFile));
     }
 }

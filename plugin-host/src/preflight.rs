@@ -15,7 +15,7 @@ use std::{fs, path::Path};
 
 use object::{Object, ObjectKind, ObjectSymbol};
 use plugrack_api::compat::{self, ApiIncompatibility, ApiVersion};
-use plugrack_descriptor::{host_version, section::Section, target_os};
+use plugrack_descriptor::{host_version, section::Section, target_os, Descriptor};
 
 use crate::error::Refusal;
 
@@ -196,7 +196,20 @@ pub fn inspect_with_section(bytes: &[u8]) -> Result<(ElfFacts, Option<Section>),
 /// Checks a descriptor section against this host: the plugrack-api version (the rule of
 /// `plugrack_api::compat`), the host-version requirement and the target OS.
 pub fn check_section(section: &Section, host: &semver::Version) -> Result<(), Refusal> {
-    match compat::check_api_compatibility(ApiVersion::current(), &section.api_version) {
+    check_descriptor(&section.descriptor(), host)
+}
+
+/// Checks a descriptor against this host: its fields' syntax (`plugrack-descriptor`'s rules),
+/// then the plugrack-api version, the host-version requirement and the target OS. The same
+/// checks run on the section before loading and on the root module's descriptor after.
+pub fn check_descriptor(descriptor: &Descriptor, host: &semver::Version) -> Result<(), Refusal> {
+    descriptor
+        .check()
+        .map_err(|problem| Refusal::InvalidDescriptor {
+            field: problem.field,
+            problem: problem.problem,
+        })?;
+    match compat::check_api_compatibility(ApiVersion::current(), &descriptor.api_version) {
         Ok(()) => {}
         Err(ApiIncompatibility::Unparseable { found }) => {
             return Err(Refusal::InvalidDescriptor {
@@ -217,27 +230,16 @@ pub fn check_section(section: &Section, host: &semver::Version) -> Result<(), Re
             })
         }
     }
-    match host_version::accepts(&section.host_version, host) {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(Refusal::HostVersionMismatch {
-                required: section.host_version.clone(),
-                host: host.to_string(),
-            })
-        }
-        Err(e) => {
-            return Err(Refusal::InvalidDescriptor {
-                field: "host-version",
-                problem: format!(
-                    "`{}` is not a semver requirement ({})",
-                    e.requirement, e.reason
-                ),
-            })
-        }
+    // The syntax was checked above, so only the match can fail here.
+    if !host_version::accepts(&descriptor.host_version, host).unwrap_or(false) {
+        return Err(Refusal::HostVersionMismatch {
+            required: descriptor.host_version.clone(),
+            host: host.to_string(),
+        });
     }
-    if !target_os::supports(&section.target_os, target_os::this()) {
+    if !target_os::supports(&descriptor.target_os, target_os::this()) {
         return Err(Refusal::UnsupportedOs {
-            supported: section.target_os.clone(),
+            supported: descriptor.target_os.clone(),
             this: target_os::this().into(),
         });
     }

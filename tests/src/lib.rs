@@ -3,7 +3,12 @@
 //!
 //! - the workspace's example plugins ([`example_plugins`], also used by plugin-server's
 //!   tests) and the `plugin-host` binary (pinned stable toolchain);
-//! - the showcase plugin cross-built for aarch64 (a plugin for the wrong architecture);
+//! - the showcase plugin cross-built for aarch64, armv7 and i686 (plugins for the wrong
+//!   architecture), and an x32 shared object (32-bit code for this 64-bit machine), from C;
+//! - SDK plugins in several variants (`tests/fixtures/sdk-plugin`): another target OS, a
+//!   host-version range this host is outside of, a panicking and a hanging `on_load`, and one
+//!   plugin in two versions;
+//! - the `plugin-build` binary (packaging, signing, deploying);
 //! - the showcase plugin built with the installed nightly toolchain (another compiler);
 //! - a plugin written without the SDK, built against each frozen release of `plugrack-api`
 //!   under `tests/abi-freeze/`, and against doctored copies of today's `plugrack-api`: another
@@ -47,6 +52,16 @@ pub struct Artifacts {
     pub plugin_host_bin: PathBuf,
     /// The showcase plugin built for `aarch64-unknown-linux-gnu`.
     pub showcase_aarch64: PathBuf,
+    /// The showcase plugin built for `armv7-unknown-linux-gnueabihf`.
+    pub showcase_armv7: PathBuf,
+    /// The showcase plugin built for `i686-unknown-linux-gnu`.
+    pub showcase_i686: PathBuf,
+    /// A shared object of x86-64 code for the 32-bit x32 ABI, exporting the root symbol.
+    pub x32: PathBuf,
+    /// The SDK fixture variants, by package name (see `tests/fixtures/sdk-plugin`).
+    pub fx: std::collections::BTreeMap<&'static str, PathBuf>,
+    /// The `plugin-build` tool.
+    pub plugin_build_bin: PathBuf,
     /// The showcase plugin built with the nightly toolchain.
     pub showcase_nightly: PathBuf,
     /// The raw plugin built against each frozen release: (version, file).
@@ -92,12 +107,16 @@ fn build_all() -> Artifacts {
             "-p",
             "tp-title-case",
             "--lib",
+            "-p",
+            "plugrack-build",
+            "--bin",
+            "plugin-build",
             "--target-dir",
         ])
         .arg(&target);
     run(
         cmd,
-        "the plugin-host tool, the text-pipeline host and its title-case plugin",
+        "the plugin-host tool, plugin-build, the text-pipeline host and its title-case plugin",
     );
     let debug = target.join("debug");
 
@@ -109,14 +128,26 @@ fn build_all() -> Artifacts {
             "showcase",
             "--target",
             "aarch64-unknown-linux-gnu",
+            "--target",
+            "armv7-unknown-linux-gnueabihf",
+            "--target",
+            "i686-unknown-linux-gnu",
             "--target-dir",
         ])
         .arg(&target)
         .env(
             "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
             "aarch64-linux-gnu-gcc",
+        )
+        .env(
+            "CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER",
+            "arm-linux-gnueabihf-gcc",
+        )
+        .env(
+            "CARGO_TARGET_I686_UNKNOWN_LINUX_GNU_LINKER",
+            "i686-linux-gnu-gcc",
         );
-    run(cmd, "the showcase plugin for aarch64");
+    run(cmd, "the showcase plugin for aarch64, armv7 and i686");
 
     let nightly_target = root.join("target").join("e2e-nightly");
     let mut cmd = cargo(Some("nightly"));
@@ -170,6 +201,9 @@ fn build_all() -> Artifacts {
         Some(("src/instance.rs", "    pub id: u64,", "    pub id: u32,")),
     );
 
+    let fx = build_sdk_fixtures(&root, &fixtures, &target);
+    let x32 = build_x32(&fixtures);
+
     Artifacts {
         showcase: examples.showcase.clone(),
         panicky: examples.panicky.clone(),
@@ -178,6 +212,11 @@ fn build_all() -> Artifacts {
         not_a_plugin: examples.not_a_plugin.clone(),
         plugin_host_bin: debug.join("plugin-host"),
         showcase_aarch64: target.join("aarch64-unknown-linux-gnu/debug/libshowcase.so"),
+        showcase_armv7: target.join("armv7-unknown-linux-gnueabihf/debug/libshowcase.so"),
+        showcase_i686: target.join("i686-unknown-linux-gnu/debug/libshowcase.so"),
+        x32,
+        fx,
+        plugin_build_bin: debug.join("plugin-build"),
         showcase_nightly: nightly_target.join("debug/libshowcase.so"),
         raw_frozen,
         raw_api_major: build_raw_plugin(&root, &fixtures, "raw_api_major", &major, &major_version),
@@ -194,6 +233,124 @@ fn build_all() -> Artifacts {
         title_case_nightly: nightly_target.join("debug/libtp_title_case.so"),
         text_pipeline: text_pipeline::build(&root, &fixtures),
     }
+}
+
+/// The SDK fixture variants: (package name, id, version, host-version, target-os).
+const SDK_FIXTURES: &[(&str, &str, &str, &str, &str)] = &[
+    ("fx-good", "fx-good", "1.0.0", "*", r#"["linux"]"#),
+    ("fx-good-v2", "fx-good", "2.0.0", "*", r#"["linux"]"#),
+    ("fx-windows", "fx-windows", "0.1.0", "*", r#"["windows"]"#),
+    ("fx-host9", "fx-host9", "0.1.0", ">=9", r#"["linux"]"#),
+    (
+        "fx-panic-on-load",
+        "fx-panic-on-load",
+        "0.1.0",
+        "*",
+        r#"["linux"]"#,
+    ),
+    (
+        "fx-hang-on-load",
+        "fx-hang-on-load",
+        "0.1.0",
+        "*",
+        r#"["linux"]"#,
+    ),
+];
+
+/// Writes one workspace holding every SDK fixture variant and builds them with one cargo
+/// invocation, in the examples' target folder so the SDK and its dependencies are shared.
+fn build_sdk_fixtures(
+    root: &Path,
+    fixtures: &Path,
+    target: &Path,
+) -> std::collections::BTreeMap<&'static str, PathBuf> {
+    let workspace = fixtures.join("sdk");
+    fs::create_dir_all(&workspace).expect("create the SDK fixture workspace");
+    let template = fs::read_to_string(root.join("tests/fixtures/sdk-plugin/Cargo.toml.in"))
+        .expect("SDK fixture manifest template");
+    let src = root.join("tests/fixtures/sdk-plugin/src/lib.rs");
+    let mut members = Vec::new();
+    for (name, id, version, host_version, target_os) in SDK_FIXTURES {
+        let dir = workspace.join(name);
+        fs::create_dir_all(&dir).expect("create fixture folder");
+        let manifest = template
+            .replace("@NAME@", name)
+            .replace("@ID@", id)
+            .replace("@VERSION@", version)
+            .replace("@HOST_VERSION@", host_version)
+            .replace("@TARGET_OS@", target_os)
+            .replace("@SRC@", &src.to_string_lossy())
+            .replace("@SDK@", &root.join("plugin-sdk").to_string_lossy());
+        write_if_changed(&dir.join("Cargo.toml"), &manifest);
+        members.push(format!("{name:?}"));
+    }
+    write_if_changed(
+        &workspace.join("Cargo.toml"),
+        &format!(
+            "# Generated by the end-to-end tests.\n[workspace]\nresolver = \"2\"\nmembers = [{}]\n",
+            members.join(", ")
+        ),
+    );
+    if !workspace.join("Cargo.lock").exists() {
+        fs::copy(root.join("Cargo.lock"), workspace.join("Cargo.lock")).expect("copy Cargo.lock");
+    }
+    let mut cmd = cargo(None);
+    cmd.current_dir(&workspace)
+        .args(["build", "--workspace", "--target-dir"])
+        .arg(target);
+    run(cmd, "the SDK fixture plugins");
+    SDK_FIXTURES
+        .iter()
+        .map(|(name, ..)| {
+            let file = format!("lib{}.so", name.replace('-', "_"));
+            (*name, target.join("debug").join(file))
+        })
+        .collect()
+}
+
+/// Writes `text` unless the file already holds it (an unchanged manifest keeps cargo's
+/// fingerprint, so a second run builds nothing).
+fn write_if_changed(path: &Path, text: &str) {
+    if fs::read_to_string(path).ok().as_deref() != Some(text) {
+        fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+}
+
+/// A shared object of x86-64 code for the x32 ABI (32-bit pointers: ELF class 32, machine
+/// x86-64), exporting abi_stable's root symbol: everything a plugin has but the word size.
+fn build_x32(fixtures: &Path) -> PathBuf {
+    fs::create_dir_all(fixtures).expect("create fixtures folder");
+    let source = fixtures.join("x32.c");
+    let symbol = plugrack_api::abi_stable::library::ROOT_MODULE_LOADER_NAME;
+    fs::write(&source, format!("const char {symbol}[8] = {{0}};\n")).expect("write x32.c");
+    let out = fixtures.join("libx32.so");
+    let mut cmd = Command::new("cc");
+    cmd.args(["-mx32", "-shared", "-nostdlib", "-fPIC", "-o"])
+        .arg(&out)
+        .arg(&source);
+    let output = cmd.output().expect("run cc for the x32 fixture");
+    assert!(
+        output.status.success(),
+        "cc -mx32 failed: {}\n  hint: the x32 fixture needs gcc with x32 support (Debian's gcc has it)",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+/// Runs the built `plugin-build` tool with `args` in `dir`; returns the exit code, stdout and
+/// stderr.
+pub fn run_plugin_build(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(&artifacts().plugin_build_bin)
+        .current_dir(dir)
+        .args(args)
+        .env_remove("PLUGINS_DIR")
+        .output()
+        .expect("run plugin-build");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Builds the bench plugin for the benchmarks: optimised when the benchmark itself is, and

@@ -229,7 +229,8 @@ fn install_error(error: InstallError) -> DeployError {
 
 /// `build/<id>-<version>.plg` of the plugin crate at `manifest_path` or the current directory.
 fn default_package(manifest_path: Option<&Path>) -> Result<PathBuf, DeployError> {
-    let krate = package::descriptor::read(manifest_path).map_err(|e| DeployError::Locate(Box::new(e)))?;
+    let krate =
+        package::descriptor::read(manifest_path).map_err(|e| DeployError::Locate(Box::new(e)))?;
     let path = krate.dir.join("build").join(format!(
         "{}-{}.plg",
         krate.descriptor.id, krate.descriptor.version

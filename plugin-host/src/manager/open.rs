@@ -1,7 +1,9 @@
-//! Opening one plugin: the checks that run before any of its code does (file, ELF,
-//! manifest and checksum), the private copy, handing the copy to where the plugin runs, the
-//! checks on its descriptor that need the other loaded plugins (manifest agreement, unique
-//! id), its log, and `on_load` within the time limit.
+//! Opening one plugin: the checks that run before any of its code does ([`precheck`]: file,
+//! trust policy, ELF, manifest and checksum, the descriptor section), the one of them that needs
+//! the other loaded plugins (a duplicate id, known from the section before `dlopen`), the
+//! private copy, handing the copy to where the plugin runs, the checks on the root module's
+//! descriptor (manifest agreement, agreement with the section, unique id for a library without
+//! a section), its log, and `on_load` within the time limit.
 
 use std::{
     fs,
@@ -12,12 +14,11 @@ use std::{
 
 use super::{stamp_of, Loaded, PluginManager};
 use crate::{
-    discovery,
     error::{LoadError, Refusal},
     extension,
     loader::HostFacts,
     logfile::{self, PluginLog},
-    preflight,
+    precheck,
     runner::{self, Failure},
     services::BoundServices,
 };
@@ -32,23 +33,31 @@ impl PluginManager {
     ) -> Result<Arc<Loaded>, Box<LoadError>> {
         let started = Instant::now();
         let fail = |refusal: Refusal| Box::new(LoadError::new(path, refusal));
-        let (library, manifest) = discovery::resolve(path).map_err(fail)?;
-        let bytes = match fs::metadata(&library) {
-            Ok(meta) if !meta.is_file() => return Err(fail(Refusal::NotAFile)),
-            Ok(_) => fs::read(&library).map_err(|e| {
-                fail(Refusal::Unreadable {
-                    reason: e.to_string(),
-                })
-            })?,
-            Err(e) => {
-                return Err(fail(Refusal::Unreadable {
-                    reason: e.to_string(),
-                }))
+        let precheck::Prechecked {
+            library,
+            bytes,
+            manifest,
+            section,
+            ..
+        } = precheck::precheck(path, &self.config)?;
+        let is_replaced = |other: &str| replacing.is_some_and(|r| r.eq_ignore_ascii_case(other));
+        if let Some(section) = &section {
+            // Known from the section: a duplicate is refused before its code runs.
+            if let Some(other) = self
+                .find_loaded(&section.id)
+                .filter(|l| !is_replaced(&l.info.id))
+            {
+                return Err(Box::new(
+                    LoadError::new(
+                        path,
+                        Refusal::DuplicateId {
+                            id: section.id.clone(),
+                            loaded_from: other.info.path.clone(),
+                        },
+                    )
+                    .with_id(&section.id),
+                ));
             }
-        };
-        preflight::inspect_bytes(&bytes).map_err(fail)?;
-        if let Some(manifest) = &manifest {
-            discovery::verify(manifest, &bytes).map_err(fail)?;
         }
         // Load a private copy: the dynamic loader shares one library per file, and a file
         // overwritten in place while mapped crashes the process. A copy is never touched.
@@ -79,6 +88,9 @@ impl PluginManager {
         let opened = opened_result?;
         let id = opened.info.id.clone();
         let with_id = |refusal: Refusal| Box::new(LoadError::new(path, refusal).with_id(&id));
+        if let Some(section) = &section {
+            precheck::agree(section, &opened.info).map_err(with_id)?;
+        }
         if let Some(manifest) = &manifest {
             for (field, in_manifest, in_library) in [
                 ("id", &manifest.plugin.id, &opened.info.id),
@@ -93,7 +105,6 @@ impl PluginManager {
                 }
             }
         }
-        let is_replaced = |other: &str| replacing.is_some_and(|r| r.eq_ignore_ascii_case(other));
         if let Some(other) = self.find_loaded(&id).filter(|l| !is_replaced(&l.info.id)) {
             return Err(with_id(Refusal::DuplicateId {
                 id: id.clone(),

@@ -4,14 +4,15 @@
 //! plain names (no `/`, no `..`, not absolute), no links, no duplicates, and the whole stream
 //! must decompress and pass gzip's CRC. Writing (reproducibly) is the build tool's job.
 
-use std::io::Read;
+use std::{cell::Cell, io::Read};
 
-use flate2::read::GzDecoder;
+use flate2::bufread::GzDecoder;
 
 use crate::manifest::is_plain_file_name;
 
-/// The largest uncompressed package this host reads (a guard against gzip bombs).
-pub const MAX_UNPACKED: u64 = 1 << 30;
+/// The largest uncompressed package this host reads (a guard against gzip bombs). A package of
+/// four release builds is typically 5 to 40 MiB unpacked.
+pub const MAX_UNPACKED: u64 = 256 << 20;
 
 /// One file of a package.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,14 +81,22 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Entry>, ArchiveError> {
 /// than is left is refused before its data is read, and the decompressed stream as a whole
 /// stops at the limit, so a gzip bomb costs at most `limit` bytes of memory.
 pub fn read_limited(bytes: &[u8], limit: u64) -> Result<Vec<Entry>, ArchiveError> {
-    let damaged = |e: std::io::Error| ArchiveError::Damaged {
-        reason: e.to_string(),
+    let exceeded = Cell::new(false);
+    // Any read error once the budget is spent is the limit's, whatever layer reports it.
+    let damaged = |e: std::io::Error| {
+        if exceeded.get() {
+            ArchiveError::TooLarge
+        } else {
+            ArchiveError::Damaged {
+                reason: e.to_string(),
+            }
+        }
     };
     let too_large = || ArchiveError::TooLarge;
     let mut stream = Budget {
         inner: GzDecoder::new(bytes),
         left: limit,
-        exceeded: false,
+        exceeded: &exceeded,
     };
     let mut entries: Vec<Entry> = Vec::new();
     let mut claimed: u64 = 0;
@@ -130,8 +139,15 @@ pub fn read_limited(bytes: &[u8], limit: u64) -> Result<Vec<Entry>, ArchiveError
     // The tar ends with zero blocks; read the rest of the gzip stream too, so that its CRC and
     // length are checked (a damaged or cut stream fails here).
     std::io::copy(&mut stream, &mut std::io::sink()).map_err(damaged)?;
-    if stream.exceeded {
-        return Err(too_large());
+    // Bytes after the gzip stream are not part of the package: a changed or appended file.
+    let rest = stream.inner.into_inner();
+    if !rest.is_empty() {
+        return Err(ArchiveError::Damaged {
+            reason: format!(
+                "{} bytes follow the end of the compressed stream",
+                rest.len()
+            ),
+        });
     }
     if entries.is_empty() && claimed == 0 {
         return Err(ArchiveError::Damaged {
@@ -142,13 +158,13 @@ pub fn read_limited(bytes: &[u8], limit: u64) -> Result<Vec<Entry>, ArchiveError
 }
 
 /// A reader that fails once more than `left` bytes have come through.
-struct Budget<R> {
+struct Budget<'a, R> {
     inner: R,
     left: u64,
-    exceeded: bool,
+    exceeded: &'a Cell<bool>,
 }
 
-impl<R: Read> Read for Budget<R> {
+impl<R: Read> Read for Budget<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         match self.left.checked_sub(n as u64) {
@@ -157,7 +173,7 @@ impl<R: Read> Read for Budget<R> {
                 Ok(n)
             }
             None => {
-                self.exceeded = true;
+                self.exceeded.set(true);
                 Err(std::io::Error::other(
                     "the archive unpacks past the size limit",
                 ))
@@ -312,5 +328,28 @@ pub(crate) mod tests {
         gz.write_all(header.as_bytes()).unwrap();
         let claim = gz.finish().unwrap();
         assert_eq!(read(&claim), Err(ArchiveError::TooLarge));
+        // Zeros after the end of the tar still count: the whole stream is decompressed.
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_path("plugin.toml").unwrap();
+        header.set_size(1);
+        header.set_cksum();
+        tar.append(&header, &b"x"[..]).unwrap();
+        let mut tail = tar.into_inner().unwrap();
+        tail.resize(tail.len() + (8 << 20), 0);
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(&tail).unwrap();
+        let padded = gz.finish().unwrap();
+        assert_eq!(read_limited(&padded, 1 << 20), Err(ArchiveError::TooLarge));
+        assert_eq!(read_limited(&padded, 9 << 20).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn bytes_after_the_compressed_stream_are_refused() {
+        let mut bytes = tar_gz(&[("plugin.toml", b"format = 1\n")]);
+        assert!(read(&bytes).is_ok());
+        bytes.extend_from_slice(b"appended");
+        let err = read(&bytes).unwrap_err().to_string();
+        assert!(err.contains("8 bytes follow the end"), "{err}");
     }
 }

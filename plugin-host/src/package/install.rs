@@ -4,7 +4,9 @@
 //! swapped out with `renameat2(RENAME_EXCHANGE)`, which exchanges the two folders in one
 //! atomic step; where the file system does not support it, two renames are used and the
 //! old folder is put back if the second fails (a reader may then briefly find no folder,
-//! never a mixed one).
+//! never a mixed one). A deploy killed half-way leaves only its hidden staging folder, named
+//! with its process id; the next install of that plugin removes the staging folders of
+//! processes that no longer run.
 
 use std::{
     ffi::CString,
@@ -137,8 +139,10 @@ pub fn installed_version(folder: &Path) -> Result<Option<String>, InstallError> 
 
 /// Writes `files` into `<dir>/<name>/`, replacing an existing folder of that name whole.
 pub fn install_files(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> io::Result<Method> {
+    remove_abandoned(dir, name);
+    let pid = std::process::id();
     let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.new-"))
+        .prefix(&format!(".{name}.new-{pid}-"))
         .tempdir_in(dir)?;
     for (file, bytes) in files {
         let path = staging.path().join(file);
@@ -164,7 +168,7 @@ pub fn install_files(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> io::Res
             Ok(()) => Method::Exchanged,
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
                 let aside = tempfile::Builder::new()
-                    .prefix(&format!(".{name}.old-"))
+                    .prefix(&format!(".{name}.old-{pid}-"))
                     .tempdir_in(dir)?;
                 fs::rename(&target, aside.path())?;
                 if let Err(e) = fs::rename(staging.path(), &target) {
@@ -179,6 +183,37 @@ pub fn install_files(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> io::Res
     };
     fs::File::open(dir)?.sync_all()?;
     Ok(method)
+}
+
+/// Removes the staging folders (`.<name>.new-<pid>-*`, `.<name>.old-<pid>-*`) that installs
+/// killed before they finished left in `dir`: those whose process no longer runs. Folders of
+/// a running install, this one's or another's, are left alone.
+fn remove_abandoned(dir: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = [".new-", ".old-"]
+            .iter()
+            .find_map(|kind| file_name.strip_prefix(&format!(".{name}{kind}")))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        if !process_runs(pid) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether a process with this id exists (signal 0 checks without sending anything).
+fn process_runs(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 sends nothing; it only reports whether the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Exchanges two paths atomically (Linux `renameat2` with `RENAME_EXCHANGE`). Called through
@@ -240,6 +275,24 @@ mod tests {
             ["p"],
             "no temporary folder may stay behind"
         );
+    }
+
+    #[test]
+    fn staging_folders_of_dead_processes_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        // pid_max is at most 2^22 on Linux, so this process cannot exist.
+        let dead = dir.path().join(".p.new-99999999-abc");
+        let live = dir
+            .path()
+            .join(format!(".p.new-{}-def", std::process::id()));
+        let other = dir.path().join(".q.new-99999999-abc");
+        for folder in [&dead, &live, &other] {
+            fs::create_dir(folder).unwrap();
+        }
+        install_files(dir.path(), "p", &[("a", b"one")]).unwrap();
+        assert!(!dead.exists(), "an abandoned staging folder is removed");
+        assert!(live.exists(), "a running install's folder is kept");
+        assert!(other.exists(), "another plugin's folders are not touched");
     }
 
     #[test]
