@@ -86,6 +86,50 @@ fn describe_start(bytes: &[u8]) -> String {
     format!("unknown bytes starting `{}`", hex.join(" "))
 }
 
+/// Says how a file is cut short, when its ELF header names tables past its end (an
+/// interrupted copy): the header itself, the program headers or the section headers.
+fn cut_short(bytes: &[u8], bits: u8, little_endian: bool) -> Option<String> {
+    let len = bytes.len() as u64;
+    let header_size = if bits == 64 { 64 } else { 52 };
+    if len < header_size {
+        return Some(format!(
+            "the file is cut short: {len} bytes, its ELF header alone is {header_size}"
+        ));
+    }
+    let read = |at: usize, size: usize| -> u64 {
+        let field = &bytes[at..at + size];
+        let mut value = 0u64;
+        for i in 0..size {
+            let byte = if little_endian {
+                field[size - 1 - i]
+            } else {
+                field[i]
+            };
+            value = (value << 8) | u64::from(byte);
+        }
+        value
+    };
+    // e_phoff, e_shoff, e_phentsize, e_phnum, e_shentsize, e_shnum (ELF spec offsets).
+    let (phoff, shoff, entries) = if bits == 64 {
+        (read(32, 8), read(40, 8), 54)
+    } else {
+        (read(28, 4), read(32, 4), 42)
+    };
+    let (phentsize, phnum) = (read(entries, 2), read(entries + 2, 2));
+    let (shentsize, shnum) = (read(entries + 4, 2), read(entries + 6, 2));
+    let needed = [
+        ("program headers", phoff.saturating_add(phentsize * phnum)),
+        ("section headers", shoff.saturating_add(shentsize * shnum)),
+    ];
+    needed
+        .into_iter()
+        .filter(|(_, end)| *end > len)
+        .max_by_key(|(_, end)| *end)
+        .map(|(what, end)| {
+            format!("the file is cut short: {len} of at least {end} bytes (its {what} lie past the end)")
+        })
+}
+
 /// Checks the file at `path` without loading it.
 pub fn check(path: &Path) -> Result<ElfFacts, Refusal> {
     let meta = fs::metadata(path).map_err(|e| Refusal::Unreadable {
@@ -148,10 +192,20 @@ pub fn inspect_with_section(bytes: &[u8]) -> Result<(ElfFacts, Option<Section>),
         });
     }
 
+    if let Some(detail) = cut_short(bytes, bits, little_endian) {
+        return Err(Refusal::Malformed { detail });
+    }
     let file = object::File::parse(bytes).map_err(|e| Refusal::Malformed {
         detail: e.to_string(),
     })?;
     match file.kind() {
+        // A position-independent executable is ET_DYN too; it names a program interpreter,
+        // which a shared library does not.
+        ObjectKind::Dynamic if file.section_by_name(".interp").is_some() => {
+            return Err(Refusal::NotSharedObject {
+                found: "an executable (position-independent)".into(),
+            })
+        }
         ObjectKind::Dynamic => {}
         ObjectKind::Executable => {
             return Err(Refusal::NotSharedObject {
@@ -290,10 +344,7 @@ mod tests {
     fn this_test_binary_is_elf_but_not_a_shared_plugin() {
         let exe = std::env::current_exe().unwrap();
         let err = check(&exe).unwrap_err();
-        assert!(
-            matches!(err, Refusal::NotAPlugin | Refusal::NotSharedObject { .. }),
-            "{err:?}"
-        );
+        assert!(matches!(err, Refusal::NotSharedObject { .. }), "{err:?}");
     }
 
     #[test]

