@@ -7,7 +7,8 @@ use plugrack_descriptor::{elf, section};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(read) = section::parse(data) {
-        let again = section::parse(read.render().as_bytes()).expect("a rendered section reads back");
+        let again =
+            section::parse(read.render().as_bytes()).expect("a rendered section reads back");
         assert_eq!(again, read);
     }
     let _ = elf::read(data);

@@ -170,6 +170,8 @@ pub fn deploy(args: &DeployArgs) -> Result<Deployed, DeployError> {
         .map(|file| TrustedKey::from_file(file))
         .collect::<Result<Vec<_>, _>>()?;
     let verified = verify_with(&path, &bytes, &TrustPolicy::new(keys))?;
+    // Read without loading: each library's descriptor section must say what plugin.toml says.
+    host_package::check_descriptors(&verified)?;
     let manifest = &verified.manifest;
     let signed_by = verified.signer.as_ref().map(|s| s.key_id.to_string());
 

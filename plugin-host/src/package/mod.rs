@@ -28,4 +28,4 @@ mod verify;
 
 pub use archive::{ArchiveError, Entry, MAX_UNPACKED};
 pub use install::{install, install_files, installed_version, InstallError, Installed, Method};
-pub use verify::{verify, verify_with, Verified, VerifyError};
+pub use verify::{check_descriptors, verify, verify_with, Verified, VerifyError};

@@ -5,7 +5,8 @@
 //! ([`verify_with`]), its signature `plugin.toml.minisig` verifies with a trusted key; the
 //! plugin id can name a folder; every entry is listed in the manifest; every target's file is
 //! there with the size and SHA-256 the manifest says. A [`Verified`] package is only ever made
-//! here.
+//! here. [`check_descriptors`] also compares each library's descriptor section with the
+//! manifest (`plugin-build deploy` does; the host does it anyway when it loads the plugin).
 
 use std::path::{Path, PathBuf};
 
@@ -271,7 +272,6 @@ pub fn verify_with(
                 found: format!("sha256 {sha256}"),
             });
         }
-        check_section(path, &listed.file, &entry.data, &manifest)?;
     }
     Ok(Verified {
         path: path.to_owned(),
@@ -282,8 +282,24 @@ pub fn verify_with(
     })
 }
 
-/// Checks that a library's descriptor section (if it has one) describes the plugin the
-/// manifest describes. Libraries that are not object files are left to the host's checks.
+/// Checks that every library's descriptor section (where it has one) describes the plugin
+/// that `plugin.toml` describes: what `plugin-build deploy` checks on top of [`verify`]. A
+/// host application that installs a package anyway learns of a mismatch when it loads the
+/// plugin (the host refuses it before `dlopen`).
+pub fn check_descriptors(verified: &Verified) -> Result<(), VerifyError> {
+    for listed in verified.manifest.targets.values() {
+        check_section(
+            &verified.path,
+            &listed.file,
+            verified.data(&listed.file),
+            &verified.manifest,
+        )?;
+    }
+    Ok(())
+}
+
+/// Checks one library's section against the manifest. Libraries that are not object files are
+/// left to the host's checks.
 fn check_section(
     path: &Path,
     file: &str,
