@@ -62,11 +62,9 @@ pub use metrics::{MetricsSnapshot, SAMPLE_EVERY};
 pub use plugrack_api::{Capabilities, ErrorKind, PluginError, Value, API_VERSION};
 /// `plugin.toml`, the package manifest (its rules live in `plugrack-descriptor`).
 pub use plugrack_descriptor::manifest;
-pub use plugrack_extension::{ExtensionHandle, ExtensionPoint};
-pub use precheck::{precheck, Prechecked};
-pub use report::{PluginInfo, PluginReport, PluginStatus};
 /// The descriptor section's format and reader (the rules live in `plugrack-descriptor`).
 pub use plugrack_descriptor::section;
+pub use plugrack_extension::{ExtensionHandle, ExtensionPoint};
 pub use precheck::{precheck, Prechecked};
 pub use report::{PluginInfo, PluginReport, PluginStatus};
 pub use values::{Request, Response, Route, User, Values};
