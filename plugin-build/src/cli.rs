@@ -5,9 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{
-    build, cap, deploy, doctor, images, inspect, new, package, sign, EXIT_FAILURE,
-};
+use crate::{build, cap, deploy, doctor, images, inspect, new, package, sign, EXIT_FAILURE};
 
 /// Build, pin, package and deploy native plugins.
 #[derive(Debug, Parser)]

@@ -216,8 +216,11 @@ pub fn inspect_with(
     host_version: &semver::Version,
     host_lock: Option<&Lock>,
 ) -> Result<Inspection, deploy::DeployError> {
-    let mut inspection =
-        inspect_file(file, host_version, &plugrack_host::trust::TrustPolicy::default())?;
+    let mut inspection = inspect_file(
+        file,
+        host_version,
+        &plugrack_host::trust::TrustPolicy::default(),
+    )?;
     if let Some(lock) = host_lock {
         for extension in &mut inspection.extensions {
             judge(extension, lock);
