@@ -135,6 +135,13 @@ impl Lock {
             _ if table.contains_key("root") => {}
             _ => return Err(not_a_lock("it has no `[[package]]` entries".into())),
         }
+        // cargo-lock 10.1 slices checksums by byte index and panics on one of 64 bytes that
+        // is not ASCII (found by the `lockfile` fuzz target): check them first.
+        if let Some(found) = bad_checksum(&table) {
+            return Err(not_a_lock(format!(
+                "it has checksum `{found}`, which is not 64 hexadecimal digits"
+            )));
+        }
         let lock: cargo_lock::Lockfile = text
             .parse()
             .map_err(|e: cargo_lock::Error| not_a_lock(e.to_string()))?;
@@ -168,6 +175,30 @@ impl Lock {
     pub fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a LockedPackage> + 'a {
         self.packages.iter().filter(move |p| p.name == name)
     }
+}
+
+/// The first checksum in the lock (a `[[package]]`'s or a v1 `[metadata]` entry) that is not
+/// 64 ASCII hexadecimal digits (`<none>` is allowed in v1 metadata).
+fn bad_checksum(table: &toml::Table) -> Option<String> {
+    let valid = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let packages = table
+        .get("package")
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("checksum").and_then(toml::Value::as_str));
+    let metadata = table
+        .get("metadata")
+        .and_then(toml::Value::as_table)
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| key.starts_with("checksum "))
+        .filter_map(|(_, value)| value.as_str())
+        .filter(|value| *value != "<none>");
+    packages
+        .chain(metadata)
+        .find(|c| !valid(c))
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
