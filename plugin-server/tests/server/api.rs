@@ -222,7 +222,11 @@ fn instances_are_per_user_and_webhooks_follow_their_switch() {
     let showcase = server.plugin("showcase");
     assert_eq!(showcase["status"], "active");
     assert_eq!(showcase["version"], "1.2.0");
-    assert_eq!(showcase["api_version"], "1.0.0");
+    assert_eq!(
+        showcase["api_version"],
+        plugrack_host::API_VERSION,
+        "built against this checkout's plugrack-api"
+    );
     assert_eq!(
         showcase["capabilities"],
         serde_json::json!(["execute", "http", "config", "display"])
