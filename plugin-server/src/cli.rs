@@ -147,25 +147,24 @@ async fn run(config: ServerConfig) -> Result<(), Box<dyn std::error::Error>> {
             ),
         }
     }
+    // Listen for the signals before saying where the server listens: whoever reads that
+    // line may stop it right away, and an unhandled SIGINT or SIGTERM would kill it.
+    let stop = shutdown_signal()?;
     // Tests and scripts read this line to learn the address (port 0 picks one).
     println!("plugin-server listening on http://{}", server.local_addr());
-    server.serve(shutdown_signal()).await?;
+    server.serve(stop).await?;
     Ok(())
 }
 
-/// Completes on Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown_signal() {
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops the server");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: stopping"),
-        _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
-    }
+/// A future that completes on Ctrl-C (SIGINT) or SIGTERM; the handlers are installed now.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("Ctrl-C: stopping"),
+            _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
+        }
+    })
 }

@@ -238,3 +238,67 @@ fn into_response(id: &str, answer: plugrack_host::Response) -> Result<Response, 
     );
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_the_plugin() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Basic YWRtaW46eA=="),
+            ("x-plugin-token", "prt_secret"),
+            ("cookie", "session=1"),
+            ("proxy-authorization", "Basic eA=="),
+            ("content-type", "application/json"),
+            ("x-github-event", "push"),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        let mut forwarded = forwarded_headers(&headers);
+        forwarded.sort();
+        assert_eq!(
+            forwarded,
+            [
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("x-github-event".to_owned(), "push".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn answers_are_sandboxed_and_cannot_set_cookies() {
+        let response = into_response(
+            "p",
+            plugrack_host::Response {
+                status: 201,
+                headers: vec![
+                    ("content-type".into(), "text/html".into()),
+                    ("set-cookie".into(), "session=stolen".into()),
+                    ("bad header".into(), "x".into()),
+                ],
+                body: b"<script>alert(1)</script>".to_vec(),
+            },
+        )
+        .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let headers = response.headers();
+        assert_eq!(headers["content-type"], "text/html");
+        assert_eq!(headers["content-security-policy"], "sandbox");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(headers.get("set-cookie").is_none());
+        let invalid = into_response(
+            "p",
+            plugrack_host::Response {
+                status: 1000,
+                headers: vec![],
+                body: vec![],
+            },
+        );
+        assert!(invalid
+            .unwrap_err()
+            .to_string()
+            .contains("not an HTTP status"));
+    }
+}

@@ -1,11 +1,18 @@
 //! The server's life: plugins deployed into the watched folder while it runs, state that
 //! survives a restart, and a graceful stop on SIGTERM.
 
-use std::{thread, time::Duration};
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Command, Stdio},
+    sync::{Arc, Mutex},
+    thread,
+    time::{Duration, Instant},
+};
 
 use reqwest::Method;
 
-use crate::support::{deploy_file, example_plugins, json, EventStream, TestServer};
+use crate::support::{client, deploy_file, example_plugins, json, EventStream, TestServer};
 
 #[test]
 fn a_deployed_plugin_appears_a_replaced_one_reloads_a_removed_one_disappears() {
@@ -173,4 +180,146 @@ fn sigterm_lets_in_flight_requests_finish_then_unloads_the_plugins() {
     assert!(stderr.contains("unloaded 1 plugins; stopped"), "{stderr}");
     let log = std::fs::read_to_string(server.data.join("logs/plugin-showcase.log")).unwrap();
     assert!(log.contains("showcase unloading"), "on_unload ran: {log}");
+}
+
+#[test]
+fn ctrl_c_stops_the_server_cleanly_too() {
+    let mut server = TestServer::start(&[("showcase.so", &example_plugins().showcase)]);
+    server.interrupt();
+    let exit = server.wait();
+    assert!(exit.success(), "{exit}");
+    assert!(
+        server.stderr().contains("Ctrl-C: stopping"),
+        "{}",
+        server.stderr()
+    );
+}
+
+/// The binary started by hand, for the first start (which the other tests' servers
+/// configure): with or without `PLUGIN_SERVER_ADMIN_PASSWORD`.
+struct Bare {
+    child: std::process::Child,
+    base: Option<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Bare {
+    fn start(root: &Path, password: Option<&str>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_plugin-server"));
+        command
+            .arg("--plugins-dir")
+            .arg(root.join("plugins"))
+            .arg("--data-dir")
+            .arg(root.join("data"))
+            .args(["--listen", "127.0.0.1:0"])
+            .env_remove("PLUGIN_SERVER_ADMIN_PASSWORD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(password) = password {
+            command.env("PLUGIN_SERVER_ADMIN_PASSWORD", password);
+        }
+        let mut child = command.spawn().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (collected, pipe) = (Arc::clone(&stderr), child.stderr.take().unwrap());
+        thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut text = collected.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        // The first line on stdout says where it listens; none if it stopped at once.
+        let first = BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .next()
+            .and_then(Result::ok);
+        let base = first.and_then(|line| {
+            line.strip_prefix("plugin-server listening on ")
+                .map(str::to_owned)
+        });
+        Self {
+            child,
+            base,
+            stderr,
+        }
+    }
+
+    /// stderr, once it holds `expected` (at most 20 s), or all of it once the process ended.
+    fn stderr_with(&mut self, expected: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = self.stderr.lock().unwrap().clone();
+            if text.contains(expected) {
+                return text;
+            }
+            if self.child.try_wait().unwrap().is_some() {
+                // Let the reader drain the pipe.
+                thread::sleep(Duration::from_millis(300));
+                return self.stderr.lock().unwrap().clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no `{expected}` on stderr:\n{text}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        if self.child.try_wait().unwrap().is_none() {
+            // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
+            unsafe {
+                libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+            }
+        }
+        self.child.wait().unwrap()
+    }
+}
+
+#[test]
+fn the_first_start_creates_the_administrator_once_with_a_password_shown_once() {
+    let root = tempfile::tempdir().unwrap();
+    let mut first = Bare::start(root.path(), None);
+    let base = first.base.clone().expect("it listens");
+    let stderr = first.stderr_with("shown only this once");
+    let password = stderr
+        .split("with the password `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no password in:\n{stderr}"))
+        .to_owned();
+    assert_eq!(password.len(), 24, "{password}");
+    let me = client()
+        .get(format!("{base}/api/user"))
+        .basic_auth("admin", Some(&password))
+        .send()
+        .unwrap();
+    assert_eq!(json(me)["admin"], true);
+    assert!(first.stop().success());
+    assert!(root.path().join("data/plugin-server.sqlite3").is_file());
+
+    // Started again: the administrator exists, nothing is printed, the password still works.
+    let mut again = Bare::start(root.path(), Some("another-password"));
+    let base = again.base.clone().expect("it listens");
+    let me = client()
+        .get(format!("{base}/api/user"))
+        .basic_auth("admin", Some(&password))
+        .send()
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let stderr = again.stderr_with("plugins active");
+    assert!(!stderr.contains("created the administrator"), "{stderr}");
+    assert!(again.stop().success());
+
+    // A first start with a password that is too short does not start.
+    let fresh = tempfile::tempdir().unwrap();
+    let mut short = Bare::start(fresh.path(), Some("short"));
+    assert!(short.base.is_none(), "it must not listen");
+    let stderr = short.stderr_with("shorter than 8 characters");
+    assert!(
+        stderr.contains("error: PLUGIN_SERVER_ADMIN_PASSWORD is shorter than 8 characters"),
+        "{stderr}"
+    );
+    assert_eq!(short.stop().code(), Some(1));
 }

@@ -2,7 +2,7 @@
 //! plugins folder byte-identical), downloads from a URL with a required checksum, removal,
 //! and what the host refuses after an install.
 
-use std::{net::SocketAddr, thread};
+use std::{net::SocketAddr, thread, time::Duration};
 
 use reqwest::Method;
 
@@ -239,6 +239,11 @@ struct FileServer {
 
 impl FileServer {
     fn start(files: Vec<(&'static str, Vec<u8>)>) -> Self {
+        Self::start_with(files, axum::Router::new())
+    }
+
+    /// Serves `files` and the routes of `extra`.
+    fn start_with(files: Vec<(&'static str, Vec<u8>)>, extra: axum::Router) -> Self {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -248,7 +253,7 @@ impl FileServer {
             .unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let mut router = axum::Router::new();
+        let mut router = extra;
         for (path, bytes) in files {
             router = router.route(
                 path,
@@ -344,9 +349,34 @@ fn installs_from_a_url_only_with_the_right_checksum() {
 }
 
 #[test]
-fn downloads_have_a_size_limit() {
-    let server = TestServer::start_with(&[], &["--max-package-mib", "1"]);
-    let files = FileServer::start(vec![("/large.plg", vec![0u8; 3 << 20])]);
+fn downloads_have_a_size_and_a_time_limit() {
+    let server = TestServer::start_with(
+        &[],
+        &["--max-package-mib", "1", "--fetch-timeout-secs", "1"],
+    );
+    // A server that answers, then takes 5 s to send the body.
+    let slow = axum::Router::new().route(
+        "/slow.plg",
+        axum::routing::get(|| async {
+            let body = futures_util::stream::once(async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"late"))
+            });
+            axum::body::Body::from_stream(body)
+        }),
+    );
+    let files = FileServer::start_with(vec![("/large.plg", vec![0u8; 3 << 20])], slow);
+    let started = std::time::Instant::now();
+    let response = server
+        .admin(Method::POST, "/api/plugins/install")
+        .json(&serde_json::json!({"url": files.url("/slow.plg"), "sha256": "0".repeat(64)}))
+        .send()
+        .unwrap();
+    refused(response, 504, "took longer than 1 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the limit cut the download short"
+    );
     let response = server
         .admin(Method::POST, "/api/plugins/install")
         .json(&serde_json::json!({"url": files.url("/large.plg"), "sha256": "0".repeat(64)}))

@@ -3,7 +3,10 @@
 //! folders, an HTTP client, and `.plg` packages made the way `plugin-build package` makes
 //! them (good ones and damaged ones).
 
-#![allow(dead_code)] // Each test module uses its own part of this toolbox.
+#![expect(
+    dead_code,
+    reason = "each test module uses its own part of this toolbox"
+)]
 
 use std::{
     collections::BTreeMap,
@@ -166,6 +169,15 @@ impl TestServer {
     /// Sends SIGTERM without waiting.
     pub fn signal_stop(&self) {
         terminate(self.child.as_ref().expect("the server runs"));
+    }
+
+    /// Sends SIGINT (what Ctrl-C sends) without waiting.
+    pub fn interrupt(&self) {
+        let child = self.child.as_ref().expect("the server runs");
+        // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+        }
     }
 
     /// Waits (at most 30 s) for the process to end by itself.
