@@ -6,7 +6,8 @@
 //! baseline is `GET /bench/plain`, an axum handler answering the same `Hello, admin!` text,
 //! mounted beside the server's own routes. Each way the server can make plugin calls
 //! ([`CallMode`]) gets its own server; within one server the two routes run in interleaved
-//! rounds, so machine load hits both alike. Clients and server share the machine (2 cores
+//! rounds (alternating which goes first), so machine load hits both alike; the ratio is also
+//! given as the median of the rounds' ratios. Clients and server share the machine (2 cores
 //! here): the ratio is the point, not the absolute rate.
 //!
 //! Run: `cargo bench -p plugrack-server --bench load` (release plugin, 20 000 requests per
@@ -32,7 +33,7 @@ const SMOKE: bool = cfg!(debug_assertions);
 /// Requests per route and mode.
 const REQUESTS: usize = if SMOKE { 300 } else { 20_000 };
 /// Interleaved rounds the requests are split into.
-const ROUNDS: usize = if SMOKE { 3 } else { 10 };
+const ROUNDS: usize = if SMOKE { 3 } else { 20 };
 /// Connections kept open at once.
 const CONCURRENCY: usize = 8;
 const PASSWORD: &str = "bench-password";
@@ -57,11 +58,20 @@ fn showcase() -> PathBuf {
 struct Run {
     latencies: Vec<Duration>,
     elapsed: Duration,
+    /// CPU time this process used (server and clients), user + system.
+    cpu: Duration,
+    /// Requests per second of each round.
+    rounds: Vec<f64>,
 }
 
 impl Run {
     fn rate(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// CPU time per request, server and client together.
+    fn cpu_per_request(&self) -> Duration {
+        self.cpu / self.latencies.len() as u32
     }
 
     fn percentile(&self, p: f64) -> Duration {
@@ -75,6 +85,7 @@ impl Run {
 /// must be `expected`.
 async fn load(client: &reqwest::Client, url: &str, count: usize, expected: &str, into: &mut Run) {
     let started = Instant::now();
+    let cpu_started = cpu_time();
     let per_task = count / CONCURRENCY;
     let mut tasks = Vec::new();
     for _ in 0..CONCURRENCY {
@@ -95,7 +106,24 @@ async fn load(client: &reqwest::Client, url: &str, count: usize, expected: &str,
     for task in tasks {
         into.latencies.extend(task.await.expect("a client task"));
     }
-    into.elapsed += started.elapsed();
+    let elapsed = started.elapsed();
+    into.elapsed += elapsed;
+    into.cpu += cpu_time().saturating_sub(cpu_started);
+    into.rounds
+        .push((per_task * CONCURRENCY) as f64 / elapsed.as_secs_f64());
+}
+
+/// The CPU time this process has used so far (every thread, user + system). Unlike wall
+/// time it barely moves when other processes load the machine.
+fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a `rusage` into the pointer it is given.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
 
 fn micros(d: Duration) -> String {
@@ -148,16 +176,16 @@ async fn measure(mode: CallMode, plugin: &std::path::Path) -> (Run, Run) {
     load(&client, &hook, CONCURRENCY * 10, expected, &mut warm).await;
 
     let (mut baseline, mut through_plugin) = (Run::default(), Run::default());
-    for _ in 0..ROUNDS {
-        load(&client, &plain, REQUESTS / ROUNDS, expected, &mut baseline).await;
-        load(
-            &client,
-            &hook,
-            REQUESTS / ROUNDS,
-            expected,
-            &mut through_plugin,
-        )
-        .await;
+    let per_round = REQUESTS / ROUNDS;
+    for round in 0..ROUNDS {
+        // Alternate which route goes first, so neither always follows the other.
+        if round % 2 == 0 {
+            load(&client, &plain, per_round, expected, &mut baseline).await;
+            load(&client, &hook, per_round, expected, &mut through_plugin).await;
+        } else {
+            load(&client, &hook, per_round, expected, &mut through_plugin).await;
+            load(&client, &plain, per_round, expected, &mut baseline).await;
+        }
     }
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
@@ -180,15 +208,16 @@ fn main() {
         }
     );
     println!(
-        "{:<15} {:>12} {:>12} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "{:<15} {:>11} {:>11} {:>7} {:>10} {:>10} {:>7} {:>17} {:>17}",
         "calls",
         "plain req/s",
-        "plugin req/s",
+        "plugin",
         "ratio",
-        "plain p50",
-        "plug p50",
-        "plain p99",
-        "plug p99"
+        "plain CPU",
+        "plugin CPU",
+        "ratio",
+        "p50 plain/plugin",
+        "p99 plain/plugin"
     );
     for mode in [
         CallMode::BlockInPlace,
@@ -196,18 +225,43 @@ fn main() {
         CallMode::Inline,
     ] {
         let (plain, plugin_run) = runtime.block_on(measure(mode, &plugin));
-        let ratio = plugin_run.rate() / plain.rate();
+        // Round by round (the two routes ran back to back): robust to bursts of load.
+        let mut per_round: Vec<f64> = plugin_run
+            .rounds
+            .iter()
+            .zip(&plain.rounds)
+            .map(|(p, b)| p / b)
+            .collect();
+        per_round.sort_by(f64::total_cmp);
+        let wall_ratio = per_round[per_round.len() / 2];
+        let cpu_ratio =
+            plain.cpu_per_request().as_secs_f64() / plugin_run.cpu_per_request().as_secs_f64();
         println!(
-            "{:<15} {:>12.0} {:>12.0} {:>6.1}% {:>9} {:>9} {:>9} {:>9}",
+            "{:<15} {:>11.0} {:>11.0} {:>6.1}% {:>7.1} µs {:>7.1} µs {:>6.1}% {:>17} {:>17}",
             mode.name(),
             plain.rate(),
             plugin_run.rate(),
-            ratio * 100.0,
-            micros(plain.percentile(0.50)),
-            micros(plugin_run.percentile(0.50)),
-            micros(plain.percentile(0.99)),
-            micros(plugin_run.percentile(0.99)),
+            wall_ratio * 100.0,
+            plain.cpu_per_request().as_secs_f64() * 1e6,
+            plugin_run.cpu_per_request().as_secs_f64() * 1e6,
+            cpu_ratio * 100.0,
+            format!(
+                "{}/{}",
+                micros(plain.percentile(0.50)),
+                micros(plugin_run.percentile(0.50))
+            ),
+            format!(
+                "{}/{}",
+                micros(plain.percentile(0.99)),
+                micros(plugin_run.percentile(0.99))
+            ),
         );
     }
-    println!("ratio: the plugin route's requests per second as a share of the plain route's (100% = no cost)");
+    println!(
+        "req/s: wall-clock rate of each route; ratio: plugin/plain, the median over the rounds"
+    );
+    println!(
+        "CPU: CPU time per request of this process (server and clients); ratio: plain/plugin, i.e."
+    );
+    println!("  requests per CPU-second through the plugin as a share of the plain route's (100% = no cost)");
 }
