@@ -6,6 +6,7 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Parser;
+use plugrack_host::trust::{KeyError, TrustedKey};
 
 use crate::{
     calls::CallMode,
@@ -66,11 +67,15 @@ pub struct Args {
     /// How long in-flight requests may run after Ctrl-C or SIGTERM, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// Trust signatures by this minisign public key (repeatable; made by `plugin-build
+    /// keygen`). With any, uploads, downloads and plugins in the folders must be signed by one.
+    #[arg(long, value_name = "KEY.pub")]
+    pub trusted_key: Vec<PathBuf>,
 }
 
 impl Args {
-    /// The server's settings.
-    pub fn config(&self) -> ServerConfig {
+    /// The server's settings; refused when a trusted key cannot be read.
+    pub fn config(&self) -> Result<ServerConfig, KeyError> {
         let mut config = ServerConfig::new(&self.plugins_dir, &self.data_dir);
         config.bundled_dir = self.bundled_dir.clone();
         config.listen = self.listen;
@@ -83,7 +88,12 @@ impl Args {
         config.calls = self.calls;
         config.shutdown_grace = Duration::from_secs(self.shutdown_grace_secs);
         config.admin_password = std::env::var(ADMIN_PASSWORD_VARIABLE).ok();
-        config
+        config.trusted_keys = self
+            .trusted_key
+            .iter()
+            .map(|file| TrustedKey::from_file(file))
+            .collect::<Result<_, _>>()?;
+        Ok(config)
     }
 }
 
@@ -99,6 +109,18 @@ pub fn main_entry() -> ExitCode {
             } else {
                 EXIT_SUCCESS
             });
+        }
+    };
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     tracing_subscriber::fmt()
@@ -119,7 +141,7 @@ pub fn main_entry() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    match runtime.block_on(run(args.config())) {
+    match runtime.block_on(run(config)) {
         Ok(()) => ExitCode::from(EXIT_SUCCESS),
         Err(error) => {
             eprintln!("error: {error}");

@@ -4,6 +4,8 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use plugrack_host::trust::TrustedKey;
+
 use crate::calls::CallMode;
 
 /// Everything the server needs to start. Paths are used as given.
@@ -39,6 +41,9 @@ pub struct ServerConfig {
     pub admin_password: Option<String>,
     /// How long in-flight requests may run once shutdown starts.
     pub shutdown_grace: Duration,
+    /// Keys whose signatures are trusted. With any, only packages and plugin folders whose
+    /// `plugin.toml` one of them signed are installed or loaded; empty: nothing is required.
+    pub trusted_keys: Vec<TrustedKey>,
 }
 
 impl ServerConfig {
@@ -59,6 +64,7 @@ impl ServerConfig {
             calls: CallMode::default(),
             admin_password: None,
             shutdown_grace: Duration::from_secs(10),
+            trusted_keys: Vec::new(),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Installing, removing and reloading plugins for administrators.
 //!
-//! An uploaded or downloaded `.plg` is verified with `plugrack_host::package::verify` (the
-//! checks of `plugin-build deploy`, nothing written on a refusal) and installed with
+//! An uploaded or downloaded `.plg` is verified with `plugrack_host::package::verify_with`
+//! under the server's trust policy and `package::check_descriptors` (the checks of
+//! `plugin-build deploy --trusted-key`, nothing written on a refusal) and installed with
 //! `package::install` (written under a hidden name, renamed into place). The folder watcher
 //! then loads it, as it loads a `plugin-build deploy` into the folder; the request waits for
 //! the host's verdict on that folder (loaded, reloaded, refused), so there is one loader and
@@ -13,6 +14,7 @@ use axum::http::StatusCode;
 use plugrack_host::{
     host_target_name,
     package::{self, InstallError},
+    trust::TrustPolicy,
     Origin, PluginReport, PluginStatus,
 };
 use sha2::{Digest, Sha256};
@@ -38,9 +40,14 @@ pub async fn install(
 ) -> Result<(StatusCode, PluginReport), ApiError> {
     let _one_at_a_time = app.install_lock.lock().await;
     let path = PathBuf::from(name);
-    let verified = tokio::task::spawn_blocking(move || package::verify(&path, &bytes))
-        .await
-        .map_err(|e| ApiError::Internal(format!("verifying the package failed: {e}")))??;
+    let policy = TrustPolicy::new(app.config.trusted_keys.clone());
+    let verified = tokio::task::spawn_blocking(move || {
+        let verified = package::verify_with(&path, &bytes, &policy)?;
+        package::check_descriptors(&verified)?;
+        Ok::<_, package::VerifyError>(verified)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("verifying the package failed: {e}")))??;
     let id = verified.manifest.plugin.id.clone();
     if let Some(existing) = app.manager.report_for(&id) {
         if existing.origin == Origin::Bundled {

@@ -271,6 +271,10 @@ fn host_config(config: &ServerConfig, db: &Arc<Db>, events: &EventHub) -> HostCo
     if let Some(bundled) = &config.bundled_dir {
         host = host.bundled_dir(bundled);
     }
+    for key in &config.trusted_keys {
+        tracing::info!("trusting signatures by key {} ({})", key.id(), key.origin());
+        host = host.trusted_key(key.clone());
+    }
     let db = Arc::clone(db);
     let tx = events.sender();
     host.on_message(move |m: MessageEvent| {

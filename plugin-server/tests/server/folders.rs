@@ -323,3 +323,40 @@ fn the_first_start_creates_the_administrator_once_with_a_password_shown_once() {
     );
     assert_eq!(short.stop().code(), Some(1));
 }
+
+#[test]
+fn a_trusted_key_that_cannot_be_used_stops_the_start_with_exit_2() {
+    let root = tempfile::tempdir().unwrap();
+    let not_a_key = root.path().join("notes.pub");
+    std::fs::write(&not_a_key, "just some text\n").unwrap();
+    let missing = root.path().join("missing.pub");
+    for (key, expected) in [
+        (
+            &missing,
+            format!("cannot read trusted key `{}`", missing.display()),
+        ),
+        (
+            &not_a_key,
+            format!("`{}` is not a minisign public key", not_a_key.display()),
+        ),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_plugin-server"))
+            .arg("--plugins-dir")
+            .arg(root.path().join("plugins"))
+            .arg("--data-dir")
+            .arg(root.path().join("data"))
+            .args(["--listen", "127.0.0.1:0", "--trusted-key"])
+            .arg(key)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&expected),
+            "expected `{expected}` in: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "it never listened");
+        assert!(!root.path().join("data").exists(), "nothing was created");
+    }
+}

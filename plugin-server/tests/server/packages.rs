@@ -7,8 +7,8 @@ use std::{net::SocketAddr, thread, time::Duration};
 use reqwest::Method;
 
 use crate::support::{
-    example_plugins, json, manifest_for, package, refused, snapshot, tar_gz, upload,
-    with_raw_entry, TestServer,
+    deploy_file, example_plugins, json, manifest_for, package, refused, snapshot, tar_gz, upload,
+    with_raw_entry, SigningKey, TestServer,
 };
 
 const TEMPLATE: (&str, &str) = ("plugin-template", "0.1.0");
@@ -157,20 +157,41 @@ fn a_good_upload_is_installed_and_loaded_and_bad_ones_change_nothing() {
 }
 
 #[test]
-fn what_the_host_refuses_after_an_install_is_a_422_with_its_lines() {
+fn a_package_whose_manifest_disagrees_with_its_library_is_refused_before_install() {
     let server = TestServer::start(&[]);
-    // The manifest says 9.9.9; the library inside says 0.1.0.
+    let before = snapshot(&server.plugins);
+    // The manifest says 9.9.9; the library's descriptor section says 0.1.0: refused as
+    // `plugin-build deploy` refuses it, before anything is written.
     let lying = package(TEMPLATE.0, "9.9.9", &example_plugins().template);
-    let body = refused(upload(&server, "lying.plg", lying), 422, "plugin rejected");
-    assert!(
-        body["error"].as_str().unwrap().contains("version"),
-        "{body}"
+    let body = refused(
+        upload(&server, "lying.plg", lying),
+        400,
+        "plugin.toml says version `9.9.9`, the descriptor section of `plugin-template-amd64.so` says `0.1.0`",
     );
     assert!(
-        body["hint"]
-            .as_str()
-            .unwrap()
-            .contains("plugin-build deploy"),
+        body["hint"].as_str().unwrap().contains("package it again"),
+        "{body}"
+    );
+    assert!(snapshot(&server.plugins) == before, "nothing was installed");
+    assert_eq!(server.statuses(), []);
+}
+
+#[test]
+fn what_the_host_refuses_after_an_install_is_a_422_with_its_lines() {
+    // The package is sound, but this host is 2.0.0 and the template wants `>=1.0.0, <2.0.0`:
+    // only loading it can tell.
+    let server = TestServer::start_with(&[], &["--host-version", "2.0.0"]);
+    let body = refused(
+        upload(&server, "t.plg", template_package()),
+        422,
+        "plugin rejected",
+    );
+    assert!(
+        body["error"].as_str().unwrap().contains("2.0.0"),
+        "the refusal names the host version: {body}"
+    );
+    assert!(
+        body["hint"].as_str().is_some_and(|h| !h.is_empty()),
         "{body}"
     );
     let view = server.plugin(TEMPLATE.0);
@@ -190,6 +211,108 @@ fn what_the_host_refuses_after_an_install_is_a_422_with_its_lines() {
             .unwrap()
             .status(),
         204
+    );
+    assert!(std::fs::read_dir(&server.plugins).unwrap().next().is_none());
+}
+
+#[test]
+fn with_a_trusted_key_only_packages_and_folders_it_signed_are_installed_and_loaded() {
+    let keys = tempfile::tempdir().unwrap();
+    let trusted = SigningKey::new(keys.path(), "release");
+    let other = SigningKey::new(keys.path(), "other");
+    let key_arg = trusted.public_file.to_str().unwrap().to_owned();
+    let server = TestServer::start_with(&[], &["--trusted-key", &key_arg]);
+    let so_path = &example_plugins().template;
+    let so = std::fs::read(so_path).unwrap();
+    let file = "plugin-template-amd64.so";
+    let manifest = manifest_for(TEMPLATE.0, TEMPLATE.1, &[("amd64", file, &so)]);
+    // Signed, then one byte of the manifest changed (a comment added after signing).
+    let signature = trusted.sign(manifest.as_bytes());
+    let changed = format!("{manifest}# added after signing\n");
+
+    let before = snapshot(&server.plugins);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "unsigned.plg",
+            template_package(),
+            "it is not signed, and this host only accepts plugins signed by a trusted key",
+        ),
+        (
+            "other-key.plg",
+            other.package(TEMPLATE.0, TEMPLATE.1, so_path),
+            "which is not a trusted key",
+        ),
+        (
+            "changed.plg",
+            tar_gz(&[
+                ("plugin.toml", changed.as_bytes()),
+                ("plugin.toml.minisig", signature.as_bytes()),
+                (file, &so),
+            ]),
+            "refusing package `changed.plg`",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let body = refused(upload(&server, name, bytes), 400, expected);
+        assert!(body["error"].as_str().unwrap().contains(name), "{body}");
+        assert!(
+            body["hint"].as_str().unwrap().contains("trust")
+                || body["hint"].as_str().unwrap().contains("sign"),
+            "{name}: the hint says how to get it trusted: {body}"
+        );
+        assert!(
+            snapshot(&server.plugins) == before,
+            "{name}: the plugins folder changed"
+        );
+    }
+    assert_eq!(server.statuses(), []);
+
+    let installed = upload(
+        &server,
+        "signed.plg",
+        trusted.package(TEMPLATE.0, TEMPLATE.1, so_path),
+    );
+    assert_eq!(installed.status(), 201);
+    assert_eq!(json(installed)["status"], "active");
+    assert!(
+        server
+            .plugins
+            .join("plugin-template/plugin.toml.minisig")
+            .is_file(),
+        "the signature is installed beside plugin.toml"
+    );
+
+    // The host applies the same policy to the folder: an unsigned library dropped in is
+    // refused before it is opened, and listed with the refusal.
+    deploy_file(&example_plugins().showcase, &server.plugins, "showcase.so");
+    let refusal = || -> Option<serde_json::Value> {
+        let list = json(server.admin(Method::GET, "/api/plugins").send().unwrap());
+        list.as_array()?
+            .iter()
+            .find(|p| p["status"] == "invalid")
+            .cloned()
+    };
+    server.eventually("the unsigned showcase is listed as refused", || {
+        refusal().is_some()
+    });
+    let refused_view = refusal().unwrap();
+    assert!(
+        refused_view["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m.as_str().unwrap().contains("not signed")),
+        "{refused_view}"
+    );
+    assert_eq!(
+        server.plugin(TEMPLATE.0)["status"],
+        "active",
+        "the signed plugin stays"
+    );
+    assert!(
+        server.stderr().contains("trusting signatures by key"),
+        "the server says which keys it trusts: {}",
+        server.stderr()
     );
 }
 

@@ -368,7 +368,8 @@ pub fn manifest_for(id: &str, version: &str, targets: &[(&str, &str, &[u8])]) ->
             license: String::new(),
             host_version: ">=1.0.0, <2.0.0".into(),
             target_os: vec!["linux".into()],
-            api_version: "1.0.0".into(),
+            // What the library's descriptor section says: `plugin-build package` copies it.
+            api_version: plugrack_host::API_VERSION.into(),
         },
         targets: targets
             .iter()
@@ -385,6 +386,50 @@ pub fn manifest_for(id: &str, version: &str, targets: &[(&str, &str, &[u8])]) ->
             .collect::<BTreeMap<_, _>>(),
     }
     .to_toml()
+}
+
+/// A minisign key pair made the way `plugin-build keygen` makes one, its public key written
+/// to `dir/NAME.pub` for `--trusted-key`.
+pub struct SigningKey {
+    pair: minisign::KeyPair,
+    /// The public key file.
+    pub public_file: PathBuf,
+}
+
+impl SigningKey {
+    pub fn new(dir: &Path, name: &str) -> Self {
+        let pair = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+        let public_file = dir.join(format!("{name}.pub"));
+        std::fs::write(&public_file, pair.pk.to_box().unwrap().to_string()).unwrap();
+        Self { pair, public_file }
+    }
+
+    /// The text of `plugin.toml.minisig` for `manifest`, as `plugin-build package --sign`
+    /// writes it.
+    pub fn sign(&self, manifest: &[u8]) -> String {
+        minisign::sign(
+            Some(&self.pair.pk),
+            &self.pair.sk,
+            std::io::Cursor::new(manifest),
+            Some("plugrack plugin.toml of a test"),
+            None,
+        )
+        .unwrap()
+        .to_string()
+    }
+
+    /// A `.plg` of `so` signed with this key.
+    pub fn package(&self, id: &str, version: &str, so: &Path) -> Vec<u8> {
+        let bytes = std::fs::read(so).unwrap();
+        let file = format!("{id}-amd64.so");
+        let manifest = manifest_for(id, version, &[("amd64", &file, &bytes)]);
+        let signature = self.sign(manifest.as_bytes());
+        tar_gz(&[
+            ("plugin.toml", manifest.as_bytes()),
+            ("plugin.toml.minisig", signature.as_bytes()),
+            (&file, &bytes),
+        ])
+    }
 }
 
 /// A tar + gzip of plain entries.
