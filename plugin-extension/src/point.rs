@@ -41,6 +41,11 @@ pub trait ImplementedBy<T>: ExtensionPoint {
 
 /// Maps a trait object type (`dyn Formatter`) to its extension point (`FormatterExt`), so that
 /// `export_plugin!(P, extensions = [Formatter])` can name the trait as the author wrote it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an extension point",
+    label = "not declared with `#[extension_point]`",
+    note = "list only traits declared with `#[plugrack_extension::extension_point]` in the host's interface crate"
+)]
 pub trait ExtensionTrait {
     /// The marker type.
     type Point: ExtensionPoint;

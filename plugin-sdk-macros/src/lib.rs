@@ -29,6 +29,9 @@ struct Input {
 
 impl Parse for Input {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.is_empty() {
+            return Err(input.error("expected the plugin type: `export_plugin!(MyPlugin)`"));
+        }
         let plugin: Type = input.parse()?;
         let mut extensions = Vec::new();
         if input.parse::<Option<Token![,]>>()?.is_some() && !input.is_empty() {

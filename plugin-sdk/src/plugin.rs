@@ -45,6 +45,11 @@ impl User {
 ///     }
 /// }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a plugin: it does not implement `plugrack_sdk::Plugin`",
+    label = "the type given to `export_plugin!`",
+    note = "implement `plugrack_sdk::Plugin` for `{Self}` (see the plugin author guide)"
+)]
 pub trait Plugin: Sized + Send + Sync + 'static {
     /// The per-user instance type.
     type Instance: Instance;
