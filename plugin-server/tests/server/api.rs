@@ -524,6 +524,20 @@ fn configuration_is_validated_by_the_plugin_and_display_is_sanitised() {
             .unwrap(),
         "Later, admin!"
     );
+
+    // A plugin route's own error is a 500 with the plugin's message; the count stays.
+    assert_eq!(
+        put(r#"{"greeting": "Later", "max_count": 1}"#).status(),
+        200
+    );
+    let count = || server.client.post(format!("{hook}count")).send().unwrap();
+    assert_eq!(json(count())["count"], 1);
+    let body = refused(count(), 500, "count would exceed max_count 1");
+    assert_eq!(
+        body["hint"], "the plugin's own error: see its log",
+        "{body}"
+    );
+    refused(count(), 500, "count would exceed max_count 1");
 }
 
 #[test]

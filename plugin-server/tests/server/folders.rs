@@ -24,6 +24,29 @@ fn a_deployed_plugin_appears_a_replaced_one_reloads_a_removed_one_disappears() {
     let events = EventStream::open(&server, &token);
     let template = &example_plugins().template;
 
+    // A file that is no plugin: refused, listed with its refusal, and gone once removed.
+    std::fs::write(server.plugins.join(".notes.tmp"), b"just some text").unwrap();
+    std::fs::rename(
+        server.plugins.join(".notes.tmp"),
+        server.plugins.join("notes.so"),
+    )
+    .unwrap();
+    let refused = events.next("refused");
+    assert!(
+        refused["message"].as_str().unwrap().contains("notes.so"),
+        "the refusal names the file: {refused}"
+    );
+    server.eventually("the refused file is listed as invalid", || {
+        server
+            .statuses()
+            .iter()
+            .any(|(_, status)| status == "invalid")
+    });
+    std::fs::remove_file(server.plugins.join("notes.so")).unwrap();
+    server.eventually("the refused file is no longer listed", || {
+        server.statuses().is_empty()
+    });
+
     deploy_file(template, &server.plugins, "template.so");
     assert_eq!(events.next("loaded")["id"], "plugin-template");
     server.eventually("the deployed plugin is listed", || {
