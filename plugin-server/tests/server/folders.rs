@@ -105,6 +105,54 @@ fn a_deployed_plugin_appears_a_replaced_one_reloads_a_removed_one_disappears() {
 }
 
 #[test]
+fn a_plugin_folder_installed_the_way_plugin_build_deploy_installs_it_is_followed_too() {
+    use plugrack_host::package;
+    let server = TestServer::start(&[]);
+    let token = json(server.admin(Method::POST, "/api/tokens").send().unwrap())["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let events = EventStream::open(&server, &token);
+    // `plugin-build deploy` verifies the package, then calls this installer: a staging
+    // folder under a hidden name, renamed (or exchanged) into `<plugins>/<id>/`.
+    let deploy = || {
+        let bytes =
+            crate::support::package("plugin-template", "0.1.0", &example_plugins().template);
+        let verified = package::verify("template.plg".as_ref(), &bytes).unwrap();
+        package::check_descriptors(&verified).unwrap();
+        package::install(
+            &verified,
+            plugrack_host::host_target_name(),
+            &server.plugins,
+        )
+        .unwrap()
+    };
+    let first = deploy();
+    assert_eq!(first.replaced, None);
+    assert_eq!(events.next("loaded")["id"], "plugin-template");
+    server.eventually("the deployed folder is listed", || {
+        server.statuses() == [("plugin-template".to_owned(), "active".to_owned())]
+    });
+    assert_eq!(server.plugin("plugin-template")["file"], "plugin-template");
+    let hook = server.enable("plugin-template");
+    let answer = || server.client.post(format!("{hook}webhook")).send().unwrap();
+    assert_eq!(answer().text().unwrap(), "Hello, admin! Message sent.");
+
+    // Deployed again: the folder is exchanged whole and the plugin reloaded in place.
+    let second = deploy();
+    assert_eq!(second.replaced.as_deref(), Some("0.1.0"));
+    assert_eq!(events.next("reloaded")["id"], "plugin-template");
+    assert_eq!(answer().text().unwrap(), "Hello, admin! Message sent.");
+
+    std::fs::remove_dir_all(server.plugins.join("plugin-template")).unwrap();
+    assert_eq!(events.next("unloaded")["id"], "plugin-template");
+    server.eventually("the removed folder is gone", || {
+        server.statuses().is_empty()
+    });
+    assert_eq!(answer().status(), 404);
+}
+
+#[test]
 fn users_tokens_switches_configuration_storage_and_messages_survive_a_restart() {
     let examples = example_plugins();
     let mut server = TestServer::start(&[("showcase.so", &examples.showcase)]);
