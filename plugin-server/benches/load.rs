@@ -4,7 +4,11 @@
 //! The plugin route is the showcase's `GET /hello` webhook (`/plugin/showcase/custom/TOKEN/hello`:
 //! token look-up, route table, the instance, the call across the boundary, metrics); the
 //! baseline is `GET /bench/plain`, an axum handler answering the same `Hello, admin!` text,
-//! mounted beside the server's own routes. Each way the server can make plugin calls
+//! mounted beside the server's own routes; a second baseline, `GET
+//! /shaped/showcase/custom/TOKEN/hello`, is a plain handler behind a route of the webhook's
+//! shape (same URL length for the client to parse, the same path parameters extracted), so
+//! that what is left between it and the plugin route is the server's plugin work and the
+//! call. Each way the server can make plugin calls
 //! ([`CallMode`]) gets its own server; within one server the two routes run in interleaved
 //! rounds (alternating which goes first), so machine load hits both alike; the ratio is also
 //! given as the median of the rounds' ratios. Clients and server share the machine (2 cores
@@ -130,7 +134,15 @@ fn micros(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
-async fn measure(mode: CallMode, plugin: &std::path::Path) -> (Run, Run) {
+/// The runs of one call mode: the plain route, the plain route of the webhook's shape, the
+/// plugin route.
+struct Measured {
+    plain: Run,
+    shaped: Run,
+    plugin: Run,
+}
+
+async fn measure(mode: CallMode, plugin: &std::path::Path) -> Measured {
     let root = tempfile::tempdir().unwrap();
     let plugins = root.path().join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
@@ -141,10 +153,20 @@ async fn measure(mode: CallMode, plugin: &std::path::Path) -> (Run, Run) {
     config.admin_password = Some(PASSWORD.into());
     let server = Server::start(config).await.expect("the server starts");
     let base = format!("http://{}", server.local_addr());
-    let router = plugrack_server::api::router(Arc::clone(server.state())).route(
-        "/bench/plain",
-        axum::routing::get(|| async { "Hello, admin!" }),
-    );
+    let router = plugrack_server::api::router(Arc::clone(server.state()))
+        .route(
+            "/bench/plain",
+            axum::routing::get(|| async { "Hello, admin!" }),
+        )
+        .route(
+            "/shaped/{id}/custom/{token}/{*path}",
+            axum::routing::get(
+                |axum::extract::Path(params): axum::extract::Path<Vec<(String, String)>>| async move {
+                    assert_eq!(params.len(), 3);
+                    "Hello, admin!"
+                },
+            ),
+        );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.serve_router(router, async move {
         let _ = stopped.await;
@@ -169,27 +191,33 @@ async fn measure(mode: CallMode, plugin: &std::path::Path) -> (Run, Run) {
         enabled["webhook_url"].as_str().expect("a webhook URL")
     );
     let plain = format!("{base}/bench/plain");
+    let shaped = hook.replacen("/plugin/", "/shaped/", 1);
+    assert_eq!(shaped.len(), hook.len());
     let expected = "Hello, admin!";
-    // Warm up both paths (connections, route table, first-call costs).
+    // Warm up every path (connections, route table, first-call costs).
     let mut warm = Run::default();
-    load(&client, &plain, CONCURRENCY * 10, expected, &mut warm).await;
-    load(&client, &hook, CONCURRENCY * 10, expected, &mut warm).await;
+    for url in [&plain, &shaped, &hook] {
+        load(&client, url, CONCURRENCY * 10, expected, &mut warm).await;
+    }
 
-    let (mut baseline, mut through_plugin) = (Run::default(), Run::default());
+    let mut runs = [Run::default(), Run::default(), Run::default()];
+    let urls = [&plain, &shaped, &hook];
     let per_round = REQUESTS / ROUNDS;
     for round in 0..ROUNDS {
-        // Alternate which route goes first, so neither always follows the other.
-        if round % 2 == 0 {
-            load(&client, &plain, per_round, expected, &mut baseline).await;
-            load(&client, &hook, per_round, expected, &mut through_plugin).await;
-        } else {
-            load(&client, &hook, per_round, expected, &mut through_plugin).await;
-            load(&client, &plain, per_round, expected, &mut baseline).await;
+        // Rotate which route goes first, so none always follows another.
+        for k in 0..urls.len() {
+            let i = (round + k) % urls.len();
+            load(&client, urls[i], per_round, expected, &mut runs[i]).await;
         }
     }
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
-    (baseline, through_plugin)
+    let [plain, shaped, plugin] = runs;
+    Measured {
+        plain,
+        shaped,
+        plugin,
+    }
 }
 
 fn main() {
@@ -208,14 +236,16 @@ fn main() {
         }
     );
     println!(
-        "{:<15} {:>11} {:>11} {:>7} {:>10} {:>10} {:>7} {:>17} {:>17}",
+        "{:<15} {:>11} {:>11} {:>7} {:>10} {:>10} {:>10} {:>7} {:>7} {:>17} {:>17}",
         "calls",
         "plain req/s",
         "plugin",
         "ratio",
         "plain CPU",
+        "shaped CPU",
         "plugin CPU",
         "ratio",
+        "shaped",
         "p50 plain/plugin",
         "p99 plain/plugin"
     );
@@ -224,8 +254,12 @@ fn main() {
         CallMode::SpawnBlocking,
         CallMode::Inline,
     ] {
-        let (plain, plugin_run) = runtime.block_on(measure(mode, &plugin));
-        // Round by round (the two routes ran back to back): robust to bursts of load.
+        let Measured {
+            plain,
+            shaped,
+            plugin: plugin_run,
+        } = runtime.block_on(measure(mode, &plugin));
+        // Round by round (the routes ran back to back): robust to bursts of load.
         let mut per_round: Vec<f64> = plugin_run
             .rounds
             .iter()
@@ -234,17 +268,18 @@ fn main() {
             .collect();
         per_round.sort_by(f64::total_cmp);
         let wall_ratio = per_round[per_round.len() / 2];
-        let cpu_ratio =
-            plain.cpu_per_request().as_secs_f64() / plugin_run.cpu_per_request().as_secs_f64();
+        let cpu = |run: &Run| run.cpu_per_request().as_secs_f64();
         println!(
-            "{:<15} {:>11.0} {:>11.0} {:>6.1}% {:>7.1} µs {:>7.1} µs {:>6.1}% {:>17} {:>17}",
+            "{:<15} {:>11.0} {:>11.0} {:>6.1}% {:>7.1} µs {:>7.1} µs {:>7.1} µs {:>6.1}% {:>6.1}% {:>17} {:>17}",
             mode.name(),
             plain.rate(),
             plugin_run.rate(),
             wall_ratio * 100.0,
-            plain.cpu_per_request().as_secs_f64() * 1e6,
-            plugin_run.cpu_per_request().as_secs_f64() * 1e6,
-            cpu_ratio * 100.0,
+            cpu(&plain) * 1e6,
+            cpu(&shaped) * 1e6,
+            cpu(&plugin_run) * 1e6,
+            cpu(&plain) / cpu(&plugin_run) * 100.0,
+            cpu(&shaped) / cpu(&plugin_run) * 100.0,
             format!(
                 "{}/{}",
                 micros(plain.percentile(0.50)),
@@ -263,5 +298,6 @@ fn main() {
     println!(
         "CPU: CPU time per request of this process (server and clients); ratio: plain/plugin, i.e."
     );
-    println!("  requests per CPU-second through the plugin as a share of the plain route's (100% = no cost)");
+    println!("  requests per CPU-second through the plugin as a share of the plain route's (100% = no cost);");
+    println!("  shaped: the same against the plain route of the webhook's URL shape");
 }
