@@ -8,13 +8,13 @@ use std::{
     time::Instant,
 };
 
-use plugrack_api::{abi_stable::std_types::RVec, Capabilities, ErrorKind, KeyValue, PluginError};
+use plugrack_api::{Capabilities, ErrorKind, KeyValue, PluginError};
 
 use crate::{
     metrics::Metrics,
     runner::{with_callee, Callee, Failure, InstanceCalls, Outcome},
     services::write_atomically,
-    values::{self, Request, Response, Route, Values},
+    values::{self, RawValues, Request, Response, Route, Values},
 };
 
 /// A call that did not produce a result.
@@ -114,18 +114,26 @@ impl Instance {
         self.inner.capabilities
     }
 
+    #[inline(always)]
     fn require(&self, flag: Capabilities, capability: &'static str) -> Result<(), CallError> {
         if self.inner.capabilities.contains(flag) {
             Ok(())
         } else {
-            Err(CallError::Unsupported {
-                id: self.inner.plugin_id.clone(),
-                capability,
-            })
+            Err(self.unsupported(capability))
         }
     }
 
     #[cold]
+    #[inline(never)]
+    fn unsupported(&self, capability: &'static str) -> CallError {
+        CallError::Unsupported {
+            id: self.inner.plugin_id.clone(),
+            capability,
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
     fn failed(&self, operation: &'static str, failure: Failure) -> CallError {
         let error = match failure {
             Failure::Plugin(error) => error,
@@ -151,21 +159,31 @@ impl Instance {
         }
     }
 
-    /// Makes one call across the boundary, counting it and timing a sample of calls.
-    #[inline]
+    /// Makes one call across the boundary, counting it and timing a sample of calls. The
+    /// untimed path is all that is inlined into a caller: count, call, check.
+    #[inline(always)]
     fn call<T, R: Outcome<T>>(
         &self,
         operation: &'static str,
         f: impl FnOnce() -> R,
     ) -> Result<T, CallError> {
-        let started = self.inner.metrics.start_call().then(Instant::now);
-        let result = f();
-        if let Some(started) = started {
-            self.inner.metrics.record_latency(started.elapsed());
+        // One conversion per arm: merging the two replies first would put the reply in
+        // memory on the untimed path too (see `runner::library::read_reply`).
+        match self.inner.metrics.start_call() {
+            None => match f().into_outcome() {
+                Ok(value) => Ok(value),
+                Err(e) => Err(self.failed(operation, e.into())),
+            },
+            Some(cell) => {
+                let started = Instant::now();
+                let reply = f();
+                cell.record_latency(started.elapsed());
+                match reply.into_outcome() {
+                    Ok(value) => Ok(value),
+                    Err(e) => Err(self.failed(operation, e.into())),
+                }
+            }
         }
-        result
-            .into_outcome()
-            .map_err(|e| self.failed(operation, e.into()))
     }
 
     /// Capability `execute`: runs `label` over `input`.
@@ -176,13 +194,10 @@ impl Instance {
 
     /// Capability `execute` with the boundary's types, for hot paths: no conversion, and no
     /// allocation when `input` is empty.
-    pub fn execute_raw(
-        &self,
-        label: &str,
-        input: &[KeyValue],
-    ) -> Result<RVec<KeyValue>, CallError> {
+    #[inline(always)]
+    pub fn execute_raw(&self, label: &str, input: &[KeyValue]) -> Result<RawValues, CallError> {
         self.require(Capabilities::EXECUTE, "execute")?;
-        call!(self, "execute", |o| o.execute(label, input))
+        call!(self, "execute", |o| o.execute(label, input)).map(RawValues::new)
     }
 
     /// Capability `http`: the plugin's routes.

@@ -67,5 +67,5 @@ pub use plugrack_descriptor::section;
 pub use plugrack_extension::{ExtensionHandle, ExtensionPoint};
 pub use precheck::{precheck, Prechecked};
 pub use report::{PluginInfo, PluginReport, PluginStatus};
-pub use values::{Request, Response, Route, User, Values};
+pub use values::{RawValues, Request, Response, Route, User, Values};
 pub use watch::{watch, Watcher};

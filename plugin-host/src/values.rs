@@ -1,7 +1,7 @@
 //! The host's std-typed views of users, values and HTTP messages, and their conversion to
 //! the boundary's types.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, mem::ManuallyDrop, ops::Deref};
 
 use plugrack_api::{
     abi_stable::std_types::{RString, RVec},
@@ -137,11 +137,65 @@ pub(crate) fn values_to_abi(values: &Values) -> RVec<KeyValue> {
         .collect()
 }
 
-pub(crate) fn values_from_abi(values: RVec<KeyValue>) -> Values {
+/// The values an `execute` call answered, in the boundary's types
+/// ([`Instance::execute_raw`](crate::Instance::execute_raw)): a vector that the plugin's
+/// allocator owns, read as a slice of [`KeyValue`].
+///
+/// Dropping it hands the vector back to the plugin to free, except when nothing was
+/// allocated (an empty answer), which then costs no call into the plugin.
+pub struct RawValues(ManuallyDrop<RVec<KeyValue>>);
+
+impl RawValues {
+    pub(crate) fn new(values: RVec<KeyValue>) -> Self {
+        Self(ManuallyDrop::new(values))
+    }
+
+    /// The vector itself.
+    pub fn into_rvec(self) -> RVec<KeyValue> {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the vector is moved out once.
+        unsafe { ManuallyDrop::take(&mut this.0) }
+    }
+}
+
+impl Drop for RawValues {
+    #[inline]
+    fn drop(&mut self) {
+        // A vector without capacity owns no memory and no elements (length <= capacity):
+        // its destructor, a call through its vtable into the plugin, would do nothing.
+        if self.0.capacity() != 0 {
+            // SAFETY: dropped exactly once, here.
+            unsafe { ManuallyDrop::drop(&mut self.0) }
+        }
+    }
+}
+
+impl Deref for RawValues {
+    type Target = [KeyValue];
+
+    fn deref(&self) -> &[KeyValue] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for RawValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for RawValues {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+pub(crate) fn values_from_abi(values: RawValues) -> Values {
     if values.is_empty() {
         return Values::new();
     }
     values
+        .into_rvec()
         .into_iter()
         .map(|kv| (kv.key.into_string(), kv.value))
         .collect()

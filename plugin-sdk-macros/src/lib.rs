@@ -142,8 +142,8 @@ fn expand(plugin_type: &Type, extensions: &[Path]) -> syn::Result<proc_macro2::T
             const _MANIFEST: &[u8] = include_bytes!(#manifest_path);
 
             use ::plugrack_sdk::__private::{
-                ConfigNo as _, ConfigYes as _, DisplayNo as _, DisplayYes as _, ExecuteNo as _,
-                ExecuteYes as _, HttpNo as _, HttpYes as _,
+                ConfigFnsAbsent as _, DisplayFnAbsent as _, ExecuteFnAbsent as _,
+                HttpFnsAbsent as _,
             };
             use ::plugrack_sdk::__private::plugrack_api::abi_stable::std_types::{RSlice, RStr};
 
@@ -156,19 +156,15 @@ fn expand(plugin_type: &Type, extensions: &[Path]) -> syn::Result<proc_macro2::T
                     &STATE
                 }
 
-                fn capability_table() -> &'static ::plugrack_sdk::__private::CapTable<Inst> {
-                    static TABLE: ::std::sync::OnceLock<::plugrack_sdk::__private::CapTable<Inst>> =
-                        ::std::sync::OnceLock::new();
-                    TABLE.get_or_init(|| {
-                        let probe = &::plugrack_sdk::__private::Probe::<Inst>::NEW;
-                        ::plugrack_sdk::__private::CapTable {
-                            execute: probe.execute_fn(),
-                            http: probe.http_fns(),
-                            config: probe.config_fns(),
-                            display: probe.display_fn(),
-                        }
-                    })
-                }
+                const CAPABILITIES: ::plugrack_sdk::__private::CapTable<Inst> = {
+                    type Fns = ::plugrack_sdk::__private::CapFns<Inst>;
+                    ::plugrack_sdk::__private::CapTable {
+                        execute: <Fns>::EXECUTE,
+                        http: <Fns>::HTTP,
+                        config: <Fns>::CONFIG,
+                        display: <Fns>::DISPLAY,
+                    }
+                };
 
                 fn descriptor() -> ::plugrack_sdk::__private::plugrack_api::Descriptor {
                     const AUTHORS: &[RStr<'static>] = &[#(RStr::from_str(#authors)),*];

@@ -37,8 +37,10 @@ use crate::{
 pub trait ExportedPlugin: Plugin {
     /// Where the loaded plugin lives between `on_load` and `on_unload`.
     fn state() -> &'static PluginState<Self>;
-    /// Which capabilities the instance type implements, detected at compile time.
-    fn capability_table() -> &'static CapTable<Self::Instance>;
+    /// Which capabilities the instance type implements, detected at compile time (see
+    /// [`CapFns`]). A constant, so that each entry point calls the author's method directly
+    /// (and can inline it) instead of through a function pointer.
+    const CAPABILITIES: CapTable<Self::Instance>;
     /// The descriptor, from `Cargo.toml`.
     fn descriptor() -> Descriptor;
     /// The extensions listed in `export_plugin!(P, extensions = [...])`.
@@ -114,70 +116,54 @@ impl<I> CapTable<I> {
     }
 }
 
-/// Detects at compile time which capability traits `I` implements.
+/// The capability functions of `I` as constants, chosen by the traits it implements.
 ///
-/// This is autoref specialisation: with a concrete `I`, method resolution on
-/// `(&Probe::<I>::NEW)` picks the `…Yes` impl (receiver `&Probe<I>`) when `I` implements the
-/// trait and falls back to the `…No` impl (receiver `&&Probe<I>`) otherwise. It only works
-/// where `I` is concrete, which is why the export macro, not generic code, performs the probe.
-pub struct Probe<I>(PhantomData<I>);
+/// `<CapFns<I>>::EXECUTE` resolves to the inherent constant (`Some`) when `I: Executor` holds
+/// and to the trait constant of [`ExecuteFnAbsent`] (`None`) otherwise: inherent items win,
+/// and an inherent item whose bounds fail is not a candidate (the same rule as
+/// [`crate::__private::CapConst`]). It only works where `I` is concrete, which is why the
+/// export macro, not generic code, asks.
+pub struct CapFns<I>(PhantomData<I>);
 
-impl<I> Probe<I> {
-    /// The probe value.
-    pub const NEW: Self = Probe(PhantomData);
-}
-
-macro_rules! probe {
-    ($yes:ident, $no:ident, $method:ident, $trait:path, $ty:ty, $found:expr) => {
-        #[doc(hidden)]
-        pub trait $yes<I> {
-            fn $method(&self) -> Option<$ty>;
-        }
-        impl<I: $trait> $yes<I> for Probe<I> {
-            fn $method(&self) -> Option<$ty> {
-                Some($found)
-            }
+macro_rules! cap_fns {
+    ($absent:ident, $name:ident, $trait:path, $ty:ty, $found:expr) => {
+        impl<I: $trait> CapFns<I> {
+            /// `Some`: `I` implements the trait.
+            pub const $name: Option<$ty> = Some($found);
         }
         #[doc(hidden)]
-        pub trait $no<I> {
-            fn $method(&self) -> Option<$ty>;
+        pub trait $absent<I> {
+            /// `None`: the type lacks the trait.
+            const $name: Option<$ty> = None;
         }
-        impl<I> $no<I> for &Probe<I> {
-            fn $method(&self) -> Option<$ty> {
-                None
-            }
-        }
+        impl<I> $absent<I> for CapFns<I> {}
     };
 }
 
-probe!(
-    ExecuteYes,
-    ExecuteNo,
-    execute_fn,
+cap_fns!(
+    ExecuteFnAbsent,
+    EXECUTE,
     Executor,
     ExecuteFn<I>,
     |i: &I, label: &str, input: Values| i.execute(label, input)
 );
-probe!(
-    HttpYes,
-    HttpNo,
-    http_fns,
+cap_fns!(
+    HttpFnsAbsent,
+    HTTP,
     HttpHandler,
     (RoutesFn<I>, HandleFn<I>),
     (|i: &I| i.routes(), |i: &I, r: Request| i.handle(r))
 );
-probe!(
-    ConfigYes,
-    ConfigNo,
-    config_fns,
+cap_fns!(
+    ConfigFnsAbsent,
+    CONFIG,
     Configurer,
     (DefaultConfigFn<I>, SetConfigFn<I>),
     (default_config_text::<I>, set_config_text::<I>)
 );
-probe!(
-    DisplayYes,
-    DisplayNo,
-    display_fn,
+cap_fns!(
+    DisplayFnAbsent,
+    DISPLAY,
     Displayer,
     DisplayFn<I>,
     |i: &I, location: &str| i.display(location)
@@ -213,7 +199,7 @@ pub fn root_module<P: ExportedPlugin>() -> PluginModuleRef {
     let descriptor = P::descriptor().leak_into_prefix();
     let module = PluginModule {
         descriptor,
-        capabilities: P::capability_table().capabilities(),
+        capabilities: P::CAPABILITIES.capabilities(),
         on_load: on_load::<P>,
         on_unload: on_unload::<P>,
         new_instance: new_instance::<P>,
@@ -303,21 +289,19 @@ extern "C" fn new_instance<P: ExportedPlugin>(
             admin: user.admin,
         };
         let instance = plugin.new_instance(&user, Services::new(services))?;
-        let adapter = InstanceAdapter {
+        let adapter = InstanceAdapter::<P> {
             inner: ManuallyDrop::new(instance),
-            table: P::capability_table(),
         };
         Ok(PluginInstance_TO::from_value(adapter, TD_Opaque))
     })
 }
 
 /// An author's instance behind the boundary's `PluginInstance` trait.
-struct InstanceAdapter<I: 'static> {
-    inner: ManuallyDrop<I>,
-    table: &'static CapTable<I>,
+struct InstanceAdapter<P: ExportedPlugin> {
+    inner: ManuallyDrop<P::Instance>,
 }
 
-impl<I> Drop for InstanceAdapter<I> {
+impl<P: ExportedPlugin> Drop for InstanceAdapter<P> {
     fn drop(&mut self) {
         // The host drops instances through an `extern "C"` vtable entry, where a panic
         // would abort the host; a panicking `Drop` is logged and swallowed instead.
@@ -330,22 +314,29 @@ impl<I> Drop for InstanceAdapter<I> {
     }
 }
 
-impl<I: Instance> PluginInstance for InstanceAdapter<I> {
+// The entry points are `#[inline]` so that each vtable entry (abi_stable's `extern "C"`
+// shim) holds the whole call: the guard, the conversions and the author's method.
+impl<P: ExportedPlugin> PluginInstance for InstanceAdapter<P> {
+    #[inline]
     fn enable(&self) -> RResult<(), PluginError> {
         guard("enable", || Ok(self.inner.enable()?))
     }
 
+    #[inline]
     fn disable(&self) -> RResult<(), PluginError> {
         guard("disable", || Ok(self.inner.disable()?))
     }
 
+    #[inline]
     fn execute(
         &self,
         label: RStr<'_>,
         input: RSlice<'_, KeyValue>,
     ) -> RResult<RVec<KeyValue>, PluginError> {
         guard("execute", || {
-            let execute = self.table.execute.ok_or_else(|| unsupported("execute"))?;
+            let execute = P::CAPABILITIES
+                .execute
+                .ok_or_else(|| unsupported("execute"))?;
             let input = value::values_from_abi(input)?;
             Ok(value::values_to_abi(execute(
                 &self.inner,
@@ -355,9 +346,10 @@ impl<I: Instance> PluginInstance for InstanceAdapter<I> {
         })
     }
 
+    #[inline]
     fn routes(&self) -> RResult<RVec<RouteSpec>, PluginError> {
         guard("routes", || {
-            let (routes, _) = self.table.http.ok_or_else(|| unsupported("http"))?;
+            let (routes, _) = P::CAPABILITIES.http.ok_or_else(|| unsupported("http"))?;
             Ok(routes(&self.inner)
                 .into_iter()
                 .map(RouteSpec::from)
@@ -365,30 +357,40 @@ impl<I: Instance> PluginInstance for InstanceAdapter<I> {
         })
     }
 
+    #[inline]
     fn handle_http(&self, request: HttpRequest) -> RResult<HttpResponse, PluginError> {
         guard("handle_http", || {
-            let (_, handle) = self.table.http.ok_or_else(|| unsupported("http"))?;
+            let (_, handle) = P::CAPABILITIES.http.ok_or_else(|| unsupported("http"))?;
             Ok(handle(&self.inner, Request::from(request))?.into())
         })
     }
 
+    #[inline]
     fn default_config(&self) -> RResult<RString, PluginError> {
         guard("default_config", || {
-            let (default_config, _) = self.table.config.ok_or_else(|| unsupported("config"))?;
+            let (default_config, _) = P::CAPABILITIES
+                .config
+                .ok_or_else(|| unsupported("config"))?;
             Ok(default_config(&self.inner)?.into())
         })
     }
 
+    #[inline]
     fn set_config(&self, config: RStr<'_>) -> RResult<(), PluginError> {
         guard("set_config", || {
-            let (_, set_config) = self.table.config.ok_or_else(|| unsupported("config"))?;
+            let (_, set_config) = P::CAPABILITIES
+                .config
+                .ok_or_else(|| unsupported("config"))?;
             Ok(set_config(&self.inner, config.as_str())?)
         })
     }
 
+    #[inline]
     fn display(&self, location: RStr<'_>) -> RResult<RString, PluginError> {
         guard("display", || {
-            let display = self.table.display.ok_or_else(|| unsupported("display"))?;
+            let display = P::CAPABILITIES
+                .display
+                .ok_or_else(|| unsupported("display"))?;
             Ok(display(&self.inner, location.as_str())?.into())
         })
     }

@@ -16,7 +16,7 @@ use crate::{Configurer, Displayer, Executor, HttpHandler};
 /// `<CapConst<I>>::EXECUTE` resolves to the inherent constant when `I: Executor` holds and to
 /// the trait constant of [`ExecuteAbsent`] otherwise (inherent items win, and an inherent item
 /// whose bounds fail is not a candidate). It only works where `I` is concrete, which is why the
-/// export macro, not generic code, asks. The runtime table of [`crate::__private::Probe`]
+/// export macro, not generic code, asks. The capability table of [`crate::__private::CapFns`]
 /// answers from the same traits, so the section and the root module agree.
 pub struct CapConst<I>(PhantomData<I>);
 

@@ -115,11 +115,19 @@ impl TryFrom<plugrack_api::Value> for Value {
     }
 }
 
+/// The output of an operation on the boundary's types.
+#[inline]
 pub(crate) fn values_to_abi(values: Values) -> RVec<KeyValue> {
-    // Most calls carry few values or none; an empty map must not cost a collect.
+    // Most calls carry few values or none; an empty map must not cost a collect. (It is
+    // dropped, not forgotten: a map emptied by `remove` may still hold a node.)
     if values.is_empty() {
         return RVec::new();
     }
+    values_to_abi_slow(values)
+}
+
+#[inline(never)]
+fn values_to_abi_slow(values: Values) -> RVec<KeyValue> {
     values
         .into_iter()
         .map(|(key, value)| KeyValue {
@@ -129,10 +137,17 @@ pub(crate) fn values_to_abi(values: Values) -> RVec<KeyValue> {
         .collect()
 }
 
+/// The input of an operation in the author's types.
+#[inline]
 pub(crate) fn values_from_abi(values: RSlice<'_, KeyValue>) -> crate::Result<Values> {
     if values.is_empty() {
         return Ok(Values::new());
     }
+    values_from_abi_slow(values)
+}
+
+#[inline(never)]
+fn values_from_abi_slow(values: RSlice<'_, KeyValue>) -> crate::Result<Values> {
     values
         .iter()
         .map(|kv| {

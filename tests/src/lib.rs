@@ -31,6 +31,7 @@ mod examples;
 pub use examples::{example_plugins, workspace_root, ExamplePlugins};
 pub use plugrack_host;
 
+pub mod bench;
 pub mod text_pipeline;
 
 pub(crate) use examples::{cargo, run};

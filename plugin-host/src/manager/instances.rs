@@ -93,7 +93,7 @@ impl PluginManager {
             Arc::clone(&self.shared),
             Arc::clone(&loaded.log),
         );
-        loaded.metrics.calls.fetch_add(1, Ordering::Relaxed);
+        loaded.metrics.count_call();
         let callee = loaded
             .runner
             .new_instance(user, services)

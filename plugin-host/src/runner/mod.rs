@@ -26,6 +26,7 @@ use crate::{
 };
 
 pub(crate) mod library;
+mod limit;
 
 /// Why an entry point did not return a value.
 #[derive(Debug)]
