@@ -156,15 +156,18 @@ fn expand(plugin_type: &Type, extensions: &[Path]) -> syn::Result<proc_macro2::T
                     &STATE
                 }
 
-                const CAPABILITIES: ::plugrack_sdk::__private::CapTable<Inst> = {
+                #[inline(always)]
+                fn capabilities() -> ::plugrack_sdk::__private::CapTable<Inst> {
                     type Fns = ::plugrack_sdk::__private::CapFns<Inst>;
-                    ::plugrack_sdk::__private::CapTable {
-                        execute: <Fns>::EXECUTE,
-                        http: <Fns>::HTTP,
-                        config: <Fns>::CONFIG,
-                        display: <Fns>::DISPLAY,
-                    }
-                };
+                    const TABLE: ::plugrack_sdk::__private::CapTable<Inst> =
+                        ::plugrack_sdk::__private::CapTable {
+                            execute: <Fns>::EXECUTE,
+                            http: <Fns>::HTTP,
+                            config: <Fns>::CONFIG,
+                            display: <Fns>::DISPLAY,
+                        };
+                    TABLE
+                }
 
                 fn descriptor() -> ::plugrack_sdk::__private::plugrack_api::Descriptor {
                     const AUTHORS: &[RStr<'static>] = &[#(RStr::from_str(#authors)),*];

@@ -38,9 +38,11 @@ pub trait ExportedPlugin: Plugin {
     /// Where the loaded plugin lives between `on_load` and `on_unload`.
     fn state() -> &'static PluginState<Self>;
     /// Which capabilities the instance type implements, detected at compile time (see
-    /// [`CapFns`]). A constant, so that each entry point calls the author's method directly
-    /// (and can inline it) instead of through a function pointer.
-    const CAPABILITIES: CapTable<Self::Instance>;
+    /// [`CapFns`]). The macro's body is a constant and always inlined, so that each entry
+    /// point calls the author's method directly (and can inline it) instead of through a
+    /// function pointer. (A function, not an associated constant: a constant's type naming
+    /// `Self::Instance` adds a confusing second error when the type is not a plugin.)
+    fn capabilities() -> CapTable<Self::Instance>;
     /// The descriptor, from `Cargo.toml`.
     fn descriptor() -> Descriptor;
     /// The extensions listed in `export_plugin!(P, extensions = [...])`.
@@ -199,7 +201,7 @@ pub fn root_module<P: ExportedPlugin>() -> PluginModuleRef {
     let descriptor = P::descriptor().leak_into_prefix();
     let module = PluginModule {
         descriptor,
-        capabilities: P::CAPABILITIES.capabilities(),
+        capabilities: P::capabilities().capabilities(),
         on_load: on_load::<P>,
         on_unload: on_unload::<P>,
         new_instance: new_instance::<P>,
@@ -334,7 +336,7 @@ impl<P: ExportedPlugin> PluginInstance for InstanceAdapter<P> {
         input: RSlice<'_, KeyValue>,
     ) -> RResult<RVec<KeyValue>, PluginError> {
         guard("execute", || {
-            let execute = P::CAPABILITIES
+            let execute = P::capabilities()
                 .execute
                 .ok_or_else(|| unsupported("execute"))?;
             let input = value::values_from_abi(input)?;
@@ -349,7 +351,7 @@ impl<P: ExportedPlugin> PluginInstance for InstanceAdapter<P> {
     #[inline]
     fn routes(&self) -> RResult<RVec<RouteSpec>, PluginError> {
         guard("routes", || {
-            let (routes, _) = P::CAPABILITIES.http.ok_or_else(|| unsupported("http"))?;
+            let (routes, _) = P::capabilities().http.ok_or_else(|| unsupported("http"))?;
             Ok(routes(&self.inner)
                 .into_iter()
                 .map(RouteSpec::from)
@@ -360,7 +362,7 @@ impl<P: ExportedPlugin> PluginInstance for InstanceAdapter<P> {
     #[inline]
     fn handle_http(&self, request: HttpRequest) -> RResult<HttpResponse, PluginError> {
         guard("handle_http", || {
-            let (_, handle) = P::CAPABILITIES.http.ok_or_else(|| unsupported("http"))?;
+            let (_, handle) = P::capabilities().http.ok_or_else(|| unsupported("http"))?;
             Ok(handle(&self.inner, Request::from(request))?.into())
         })
     }
@@ -368,7 +370,7 @@ impl<P: ExportedPlugin> PluginInstance for InstanceAdapter<P> {
     #[inline]
     fn default_config(&self) -> RResult<RString, PluginError> {
         guard("default_config", || {
-            let (default_config, _) = P::CAPABILITIES
+            let (default_config, _) = P::capabilities()
                 .config
                 .ok_or_else(|| unsupported("config"))?;
             Ok(default_config(&self.inner)?.into())
@@ -378,7 +380,7 @@ impl<P: ExportedPlugin> PluginInstance for InstanceAdapter<P> {
     #[inline]
     fn set_config(&self, config: RStr<'_>) -> RResult<(), PluginError> {
         guard("set_config", || {
-            let (_, set_config) = P::CAPABILITIES
+            let (_, set_config) = P::capabilities()
                 .config
                 .ok_or_else(|| unsupported("config"))?;
             Ok(set_config(&self.inner, config.as_str())?)
@@ -388,7 +390,7 @@ impl<P: ExportedPlugin> PluginInstance for InstanceAdapter<P> {
     #[inline]
     fn display(&self, location: RStr<'_>) -> RResult<RString, PluginError> {
         guard("display", || {
-            let display = P::CAPABILITIES
+            let display = P::capabilities()
                 .display
                 .ok_or_else(|| unsupported("display"))?;
             Ok(display(&self.inner, location.as_str())?.into())
