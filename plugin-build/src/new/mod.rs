@@ -1,12 +1,12 @@
 //! `plugin-build new <name>`: a new plugin project from the embedded [`template`].
 //!
-//! The template's `Cargo.toml` is rewritten with `toml_edit` (comments kept): the package
-//! name, the plugin id and display name, and every `x.workspace = true` dependency replaced
-//! by what the toolkit's workspace says, with `plugrack-sdk` / `plugrack-api` pointed either at
-//! this checkout (absolute paths, for developing the toolkit and its plugins together) or
-//! at released versions. The project gets a `[workspace]` table of its own, so it builds
-//! standalone wherever it is created. The project is written under a hidden temporary name
-//! and renamed into place, so a refused or failed `new` leaves nothing behind.
+//! The template's manifest (`Cargo.toml.liquid`, the file cargo-generate renders too) is
+//! rendered for the package name and edited with `toml_edit` (comments kept): the plugin id,
+//! and the source of every `plugrack-*` dependency, either a released version written exactly
+//! as `cargo add plugrack-sdk@VERSION` writes it, or this checkout's folders (absolute paths,
+//! for developing the toolkit and its plugins together). The project has a `[workspace]` table
+//! of its own, so it builds standalone wherever it is created. It is written under a hidden
+//! temporary name and renamed into place, so a refused or failed `new` leaves nothing behind.
 
 pub mod template;
 
@@ -15,7 +15,7 @@ use std::{
     process::ExitCode,
 };
 
-use toml_edit::{value, DocumentMut, Item, Table};
+use toml_edit::{value, DocumentMut, Item};
 
 /// Arguments of `plugin-build new`.
 #[derive(Debug, Clone, clap::Args)]
@@ -81,7 +81,7 @@ pub enum NewError {
         path: PathBuf,
     },
     /// `--sdk-path` (or the built-in checkout) is not a toolkit checkout.
-    #[error("`{}` is not a plugin toolkit checkout (no `plugin-sdk/Cargo.toml` there)\n  hint: pass `--sdk-path` to a checkout, or `--sdk-version {version}` for the released crates", .path.display())]
+    #[error("`{}` is not a plugrack checkout (its `Cargo.toml` names no `plugrack-sdk` folder in `[workspace.dependencies]`)\n  hint: pass `--sdk-path` to a checkout, or `--sdk-version {version}` for the released crates", .path.display())]
     NoCheckout {
         /// The folder.
         path: PathBuf,
@@ -157,13 +157,7 @@ pub fn new(args: &NewArgs) -> Result<Created, NewError> {
     if !valid_id(&id) {
         return Err(NewError::BadId { id });
     }
-    let workspace: DocumentMut = template::WORKSPACE_MANIFEST
-        .parse()
-        .map_err(|e| NewError::Template(format!("workspace Cargo.toml: {e}")))?;
-    let released = workspace["workspace"]["dependencies"]["plugrack-sdk"]["version"]
-        .as_str()
-        .unwrap_or("1")
-        .to_owned();
+    let released = released_sdk_version()?;
     let sdk = match (&args.sdk_version, &args.sdk_path) {
         (Some(version), _) => {
             semver::VersionReq::parse(version).map_err(|e| NewError::BadVersion {
@@ -174,7 +168,7 @@ pub fn new(args: &NewArgs) -> Result<Created, NewError> {
         }
         (None, Some(dir)) => {
             let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-            if !dir.join("plugin-sdk/Cargo.toml").is_file() {
+            if checkout_folders(&dir).is_none() {
                 return Err(NewError::NoCheckout {
                     path: dir,
                     version: released,
@@ -184,7 +178,7 @@ pub fn new(args: &NewArgs) -> Result<Created, NewError> {
         }
         (None, None) => {
             let dir = template::checkout();
-            if dir.join("plugin-sdk/Cargo.toml").is_file() {
+            if checkout_folders(&dir).is_some() {
                 SdkSource::Checkout(dir)
             } else {
                 SdkSource::Version(released)
@@ -202,11 +196,20 @@ pub fn new(args: &NewArgs) -> Result<Created, NewError> {
     let mut files = Vec::new();
     for (path, text) in template::FILES {
         let text = match *path {
-            "Cargo.toml" => cargo_toml(text, &workspace, &args.name, &id, &sdk)?,
-            "README.md" => text
-                .replace("`plugin-template`", &format!("`{id}`"))
-                .replace(template::TEMPLATE_NAME, &args.name),
-            _ => (*text).to_owned(),
+            "Cargo.toml" => cargo_toml(text, &args.name, &id, &sdk)?,
+            // The README calls the plugin by its id, which cargo-generate's projects take
+            // from the name.
+            "README.md" => template::render(
+                &text.replace(
+                    &format!(
+                        "call --plugins-dir /path/to/plugins {}",
+                        template::PROJECT_NAME
+                    ),
+                    &format!("call --plugins-dir /path/to/plugins {id}"),
+                ),
+                &args.name,
+            ),
+            _ => template::render(text, &args.name),
         };
         files.push((*path, text));
     }
@@ -216,6 +219,40 @@ pub fn new(args: &NewArgs) -> Result<Created, NewError> {
         id,
         sdk,
     })
+}
+
+/// The plugrack-sdk version the embedded template depends on: the release this tool belongs
+/// with, and what `new` uses when there is no checkout.
+pub fn released_sdk_version() -> Result<String, NewError> {
+    let doc: DocumentMut = template::manifest()
+        .parse()
+        .map_err(|e| NewError::Template(format!("Cargo.toml.liquid: {e}")))?;
+    doc["dependencies"]["plugrack-sdk"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            NewError::Template("Cargo.toml.liquid: `plugrack-sdk` is not a plain version".into())
+        })
+}
+
+/// The folder of each `plugrack-*` package in a toolkit checkout, as its workspace manifest
+/// names them in `[workspace.dependencies]` (folders keep their short names: `plugrack-sdk`
+/// lives in `plugin-sdk/`). Fails unless `plugrack-sdk` is among them and its folder holds a
+/// manifest.
+fn checkout_folders(dir: &Path) -> Option<Vec<(String, PathBuf)>> {
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    let doc: toml::Table = text.parse().ok()?;
+    let shared = doc.get("workspace")?.get("dependencies")?.as_table()?;
+    let folders: Vec<(String, PathBuf)> = shared
+        .iter()
+        .filter(|(name, _)| name.starts_with("plugrack-"))
+        .filter_map(|(name, spec)| {
+            let path = spec.get("path")?.as_str()?;
+            Some((name.clone(), dir.join(path)))
+        })
+        .collect();
+    let sdk = folders.iter().find(|(name, _)| name == "plugrack-sdk")?;
+    sdk.1.join("Cargo.toml").is_file().then_some(folders)
 }
 
 /// Cargo's rule, kept simple: ASCII letters, digits, `-`, `_`, starting with a letter.
@@ -269,91 +306,63 @@ fn check_destination(dest: &Path) -> Result<(), NewError> {
     }
 }
 
-/// The new project's `Cargo.toml`, from the template's.
+/// The new project's `Cargo.toml`, from the template's `Cargo.toml.liquid`.
 pub fn cargo_toml(
     template_text: &str,
-    workspace: &DocumentMut,
     name: &str,
     id: &str,
     sdk: &SdkSource,
 ) -> Result<String, NewError> {
-    let broken = |what: &str| NewError::Template(format!("template Cargo.toml: {what}"));
-    // The template's opening comment speaks about the template; the project gets its own.
-    let body = template_text
-        .find("[package]")
-        .map(|at| &template_text[at..])
-        .ok_or_else(|| broken("no [package]"))?;
-    let mut doc: DocumentMut = body.parse().map_err(|e| broken(&format!("{e}")))?;
-    let package = doc["package"]
-        .as_table_like_mut()
-        .ok_or_else(|| broken("no [package]"))?;
-    set_keeping_comment(package, "name", name);
+    let broken = |what: &str| NewError::Template(format!("Cargo.toml.liquid: {what}"));
+    let rendered = template::render(template_text, name);
+    let mut doc: DocumentMut = rendered.parse().map_err(|e| broken(&format!("{e}")))?;
     let plugin = doc["package"]["metadata"]["plugin"]
         .as_table_like_mut()
         .ok_or_else(|| broken("no [package.metadata.plugin]"))?;
     set_keeping_comment(plugin, "id", id);
-    set_keeping_comment(plugin, "name", name);
 
+    let folders = match sdk {
+        SdkSource::Checkout(dir) => checkout_folders(dir).ok_or_else(|| NewError::NoCheckout {
+            path: dir.clone(),
+            version: released_sdk_version().unwrap_or_default(),
+        })?,
+        SdkSource::Version(_) => Vec::new(),
+    };
     let deps = doc["dependencies"]
         .as_table_like_mut()
         .ok_or_else(|| broken("no [dependencies]"))?;
-    let names: Vec<String> = deps.iter().map(|(k, _)| k.to_owned()).collect();
-    for dep in names {
-        let inherits = deps
-            .get(&dep)
-            .and_then(|item| item.get("workspace"))
-            .and_then(|w| w.as_bool())
-            == Some(true);
-        if !inherits {
-            continue;
-        }
-        let shared = &workspace["workspace"]["dependencies"][dep.as_str()];
-        let mut spec = toml_edit::InlineTable::new();
-        let sdk_crate = dep == "plugrack-sdk" || dep == "plugrack-api";
-        match (sdk_crate, sdk) {
-            (true, SdkSource::Checkout(dir)) => {
-                // The package's folder in the checkout, as the workspace names it (folders
-                // keep their short names: `plugrack-sdk` lives in `plugin-sdk/`).
-                let folder = shared.get("path").and_then(|p| p.as_str()).ok_or_else(|| {
-                    broken(&format!("`{dep}` has no path in [workspace.dependencies]"))
-                })?;
-                spec.insert("path", dir.join(folder).to_string_lossy().as_ref().into());
-            }
-            (true, SdkSource::Version(version)) => {
-                spec.insert("version", version.as_str().into());
-            }
-            (false, _) => match shared {
-                Item::Value(toml_edit::Value::String(v)) => {
-                    spec.insert("version", v.value().as_str().into());
-                }
-                other => {
-                    let table = other.as_table_like().ok_or_else(|| {
-                        broken(&format!("`{dep}` is not in [workspace.dependencies]"))
+    let ours: Vec<String> = deps
+        .iter()
+        .map(|(k, _)| k.to_owned())
+        .filter(|k| k.starts_with("plugrack-"))
+        .collect();
+    for dep in ours {
+        let item = match sdk {
+            // What `cargo add plugrack-sdk@VERSION` writes: a plain version string.
+            SdkSource::Version(version) => value(version.as_str()),
+            SdkSource::Checkout(dir) => {
+                let folder = folders
+                    .iter()
+                    .find(|(name, _)| *name == dep)
+                    .map(|(_, folder)| folder)
+                    .ok_or_else(|| NewError::NoCheckout {
+                        path: dir.clone(),
+                        version: released_sdk_version().unwrap_or_default(),
                     })?;
-                    for (key, item) in table.iter() {
-                        if key != "path" {
-                            if let Some(v) = item.as_value() {
-                                spec.insert(key, v.clone());
-                            }
-                        }
-                    }
-                }
-            },
-        }
-        let simple = spec.len() == 1 && spec.contains_key("version");
-        let item = if simple {
-            value(spec.get("version").and_then(|v| v.as_str()).unwrap_or("*"))
-        } else {
-            value(spec)
+                let mut spec = toml_edit::InlineTable::new();
+                spec.insert("path", folder.to_string_lossy().as_ref().into());
+                value(spec)
+            }
         };
+        let decor = deps
+            .get(&dep)
+            .and_then(Item::as_value)
+            .map(|v| v.decor().clone());
         deps.insert(&dep, item);
+        if let (Some(decor), Some(v)) = (decor, deps.get_mut(&dep).and_then(Item::as_value_mut)) {
+            *v.decor_mut() = decor;
+        }
     }
-
-    let mut workspace_table = Table::new();
-    workspace_table.decor_mut().set_prefix(
-        "\n# A project of its own, even when created inside another cargo workspace.\n",
-    );
-    doc.insert("workspace", Item::Table(workspace_table));
 
     let source = match sdk {
         SdkSource::Checkout(dir) => {
@@ -365,7 +374,7 @@ pub fn cargo_toml(
         SdkSource::Version(v) => format!("plugrack-sdk {v}"),
     };
     Ok(format!(
-        "# Made by `plugin-build new` from the plugin toolkit's template, with {source}.\n\n{doc}"
+        "# Made by `plugin-build new` from the plugrack template, with {source}.\n\n{doc}"
     ))
 }
 
@@ -415,12 +424,20 @@ fn write_project(dest: &Path, files: &[(&str, String)]) -> Result<(), NewError> 
 mod tests {
     use super::*;
 
-    fn workspace() -> DocumentMut {
-        template::WORKSPACE_MANIFEST.parse().unwrap()
-    }
-
-    fn template_toml() -> &'static str {
-        template::FILES[0].1
+    /// A folder laid out like a toolkit checkout: a workspace manifest naming the SDK's folders.
+    fn fake_checkout() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[workspace]\n[workspace.dependencies]\n\
+             plugrack-sdk = { path = \"plugin-sdk\", version = \"1.0.0\" }\n\
+             plugrack-api = { path = \"plugin-api\", version = \"1.0.0\" }\n\
+             serde = \"1\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("plugin-sdk")).unwrap();
+        std::fs::write(dir.path().join("plugin-sdk/Cargo.toml"), "[package]\n").unwrap();
+        dir
     }
 
     #[test]
@@ -440,58 +457,79 @@ mod tests {
     }
 
     #[test]
-    fn cargo_toml_for_a_checkout_and_for_a_release() {
-        let checkout = SdkSource::Checkout(PathBuf::from("/src/toolkit"));
-        let text = cargo_toml(
-            template_toml(),
-            &workspace(),
-            "hello",
-            "org.hello",
-            &checkout,
-        )
-        .unwrap();
+    fn cargo_toml_for_a_checkout() {
+        let checkout = fake_checkout();
+        let sdk = SdkSource::Checkout(checkout.path().to_owned());
+        let text = cargo_toml(template::manifest(), "hello", "org.hello", &sdk).unwrap();
         let doc: toml::Table = text.parse().unwrap();
         assert_eq!(doc["package"]["name"].as_str(), Some("hello"));
         let plugin = &doc["package"]["metadata"]["plugin"];
         assert_eq!(plugin["id"].as_str(), Some("org.hello"));
+        assert_eq!(plugin["name"].as_str(), Some("hello"));
+        let sdk_path = checkout.path().join("plugin-sdk");
         assert_eq!(
             doc["dependencies"]["plugrack-sdk"]["path"].as_str(),
-            Some("/src/toolkit/plugin-sdk")
+            sdk_path.to_str()
         );
-        assert_eq!(doc["dependencies"]["log"]["version"].as_str(), Some("0.4"));
         assert!(doc["workspace"].is_table());
-        assert!(!text.contains("workspace = true"), "{text}");
+        assert!(!text.contains("{{"), "{text}");
         assert!(
             text.contains("# The descriptor"),
             "comments are kept:\n{text}"
         );
         assert!(
-            text.contains("id = \"org.hello\"            # unique in a host"),
+            text.lines().any(|l| l.starts_with("id = \"org.hello\" ")
+                && l.ends_with("# unique in a host: letters, digits, `.`, `_`, `-`")),
             "the comment after a replaced value is kept:\n{text}"
         );
-
-        let release = SdkSource::Version("1.0.0".into());
-        let text = cargo_toml(template_toml(), &workspace(), "hello", "hello", &release).unwrap();
-        let doc: toml::Table = text.parse().unwrap();
-        assert_eq!(doc["dependencies"]["plugrack-sdk"].as_str(), Some("1.0.0"));
     }
 
-    /// `cargo generate` renders `Cargo.toml.liquid`; with the template's own name it must
-    /// describe the same package as `plugin-build new` does for a release.
+    /// With a version, every `plugrack-*` line is what `cargo add plugrack-sdk@VERSION` writes
+    /// (the released-crates test runs the real `cargo add` and compares whole files).
     #[test]
-    fn the_cargo_generate_manifest_matches() {
-        let liquid =
-            std::fs::read_to_string(template::checkout().join("plugin-template/Cargo.toml.liquid"))
-                .unwrap();
-        let rendered = liquid.replace("{{project-name}}", "hello");
-        let from_liquid: toml::Table = rendered.parse().unwrap();
-        let release = SdkSource::Version("1.0.0".into());
-        let ours: toml::Table =
-            cargo_toml(template_toml(), &workspace(), "hello", "hello", &release)
-                .unwrap()
-                .parse()
-                .unwrap();
-        assert_eq!(from_liquid, ours);
+    fn cargo_toml_for_a_release() {
+        for version in ["1.0.0", "1", "=1.0.0", "^1.0"] {
+            let sdk = SdkSource::Version(version.into());
+            let text = cargo_toml(template::manifest(), "hello", "hello", &sdk).unwrap();
+            let line = format!("plugrack-sdk = \"{version}\"");
+            assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_released_version_is_the_templates() {
+        let version = released_sdk_version().unwrap();
+        semver::Version::parse(&version).unwrap();
+        let sdk = SdkSource::Version(version.clone());
+        let text = cargo_toml(
+            template::manifest(),
+            "plugin-template",
+            "plugin-template",
+            &sdk,
+        )
+        .unwrap();
+        let header_end = text.find("[package]").unwrap();
+        assert_eq!(
+            &text[header_end..],
+            template::render(template::manifest(), "plugin-template"),
+            "for the template's own version and name, `new` writes the template as it is"
+        );
+    }
+
+    #[test]
+    fn a_folder_that_is_no_checkout_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = new(&NewArgs {
+            name: "hello".into(),
+            path: Some(dir.path().join("hello")),
+            id: None,
+            sdk_version: None,
+            sdk_path: Some(dir.path().to_owned()),
+        })
+        .unwrap_err();
+        assert!(matches!(err, NewError::NoCheckout { .. }), "{err}");
+        assert!(err.to_string().contains("--sdk-version 1.0.0"), "{err}");
+        assert!(!dir.path().join("hello").exists());
     }
 
     #[test]
@@ -503,7 +541,7 @@ mod tests {
         let args = NewArgs {
             name: "hello".into(),
             path: Some(dest.clone()),
-            id: None,
+            id: Some("org.example.hello".into()),
             sdk_version: Some("1.0.0".into()),
             sdk_path: None,
         };
@@ -525,5 +563,12 @@ mod tests {
         assert_eq!(created.path, empty);
         assert!(empty.join("src/lib.rs").is_file());
         assert!(empty.join(".gitignore").is_file());
+        let readme = std::fs::read_to_string(empty.join("README.md")).unwrap();
+        assert!(readme.starts_with("# hello\n"), "{readme}");
+        assert!(
+            readme.contains("call --plugins-dir /path/to/plugins org.example.hello hello"),
+            "the README calls the plugin by its id:\n{readme}"
+        );
+        assert!(!readme.contains("{{"), "{readme}");
     }
 }
