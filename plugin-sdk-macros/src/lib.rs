@@ -7,6 +7,8 @@
 //! host read without loading the library), and emitting the exported root-module symbol that
 //! abi_stable's loader looks for. Everything else lives in `plugrack_sdk::__private`.
 
+#![warn(missing_docs)]
+
 use proc_macro::TokenStream;
 use proc_macro2::Span;
 use quote::{quote, quote_spanned};

@@ -2,7 +2,7 @@
 //! version, so that both are built from the same sources (gotify's `gomod-cap`, without its
 //! gaps).
 //!
-//! The work is split by topic: [`lockfile`] reads every `Cargo.lock` format, [`line`] is the
+//! The work is split by topic: [`lockfile`] reads every `Cargo.lock` format, [`line`](mod@line) is the
 //! semver-compatible line rule, [`interfaces`] finds the interface crates (host-defined
 //! extension points) in the plugin's graph, [`plan`] matches the plugin's full resolved graph
 //! (transitive packages too) against the host's, [`apply`] lets cargo move the versions and verifies the
