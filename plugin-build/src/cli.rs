@@ -1,11 +1,14 @@
 //! Command-line parsing and dispatch: parse, run the subcommand, print the error chain, map
-//! the exit code.
+//! the exit code. The same parser serves `plugin-build` and the cargo subcommand
+//! `cargo plugin` (the `cargo-plugin` binary, which cargo runs as `cargo-plugin plugin ARGS`).
 
-use std::process::ExitCode;
+use std::{ffi::OsString, process::ExitCode};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::{build, cap, deploy, doctor, images, inspect, new, package, sign, EXIT_FAILURE};
+use crate::{
+    build, cap, deploy, doctor, images, inspect, new, package, shell, sign, EXIT_FAILURE,
+};
 
 /// Build, pin, package and deploy native plugins.
 #[derive(Debug, Parser)]
@@ -48,11 +51,35 @@ pub enum Command {
     Targets,
     /// Show what this machine has for each target and backend, and how to install the rest.
     Doctor(doctor::DoctorArgs),
+    /// Write a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(shell::CompletionsArgs),
+    /// Write the man pages (to stdout, or one file per command with `--out-dir`).
+    Man(shell::ManArgs),
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main_entry() -> ExitCode {
-    let cli = Cli::parse();
+    run(Cli::parse())
+}
+
+/// The entry point of `cargo plugin ...`: cargo runs the `cargo-plugin` binary with the
+/// subcommand's name as the first argument, which is dropped; usage and errors then name
+/// `cargo plugin`.
+pub fn cargo_main_entry() -> ExitCode {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|arg| arg == "plugin") {
+        args.remove(1);
+    }
+    let matches = Cli::command()
+        .bin_name("cargo plugin")
+        .get_matches_from(args);
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => run(cli),
+        Err(err) => err.exit(),
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Some(Command::New(args)) => new::run(&args),
         Some(Command::Cap(args)) => cap::run(&args),
@@ -64,6 +91,8 @@ pub fn main_entry() -> ExitCode {
         None => build::run(&cli.build),
         Some(Command::Doctor(args)) => doctor::run(&args),
         Some(Command::Images(args)) => images::run(&args),
+        Some(Command::Completions(args)) => shell::run_completions(&args),
+        Some(Command::Man(args)) => shell::run_man(&args),
         Some(Command::Targets) => {
             for target in crate::targets::TARGETS {
                 println!("{:6} {}", target.name, target.triple);

@@ -9,7 +9,10 @@
 //! is and whether the host would load it (without loading it), and [`sign`] makes keys
 //! (`keygen`) and signs packages (`package --sign`). Every external process goes through [`process`],
 //! which records the exact command line and shows the child's stderr on failure. The targets
-//! are defined once, in [`targets`].
+//! are defined once, in [`targets`]. [`shell`] writes completion scripts and man pages.
+//!
+//! Two binaries call the same parser: `plugin-build` and `cargo-plugin` (so `cargo plugin ...`
+//! works as a cargo subcommand).
 
 #![warn(missing_docs)]
 
@@ -25,10 +28,11 @@ pub mod inspect;
 pub mod new;
 pub mod package;
 pub mod process;
+pub mod shell;
 pub mod sign;
 pub mod targets;
 
-pub use cli::{main_entry, Cli, Command};
+pub use cli::{cargo_main_entry, main_entry, Cli, Command};
 
 /// Exit code: success.
 pub const EXIT_SUCCESS: u8 = 0;

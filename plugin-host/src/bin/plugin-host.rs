@@ -11,10 +11,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use plugrack_host::{
     CallError, HostConfig, PluginEvent, PluginManager, PluginReport, User, Value, Values,
 };
+
+#[path = "plugin-host/shell.rs"]
+mod shell;
 
 const EXIT_CALL_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -92,6 +95,18 @@ enum Command {
         #[arg(long)]
         seconds: Option<u64>,
     },
+    /// Write a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (to stdout, or one file per command with --out-dir).
+    Man {
+        /// Write plugin-host.1 and one plugin-host-<command>.1 per subcommand into DIR.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 struct StderrLogger;
@@ -131,6 +146,8 @@ fn main() -> ExitCode {
             user,
         } => call(&common, &id, label.as_deref(), &values, &user),
         Command::Watch { common, seconds } => watch(&common, seconds),
+        Command::Completions { shell } => shell::completions(Cli::command(), shell),
+        Command::Man { out_dir } => shell::man(Cli::command(), out_dir.as_deref()),
     };
     match result {
         Ok(code) => code,
