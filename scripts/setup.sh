@@ -3,6 +3,10 @@
 # Idempotent and non-interactive: safe to run on every CI run.
 set -euo pipefail
 
+# `--demo` (scripts/demo.sh): skip what only the tests need (cargo-generate, the shells).
+FOR_TESTS=1
+if [ "${1:-}" = "--demo" ]; then FOR_TESTS=0; fi
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 SUDO=""
@@ -18,6 +22,9 @@ APT_PACKAGES=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-i686-linux-gnu
   libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-i386-cross qemu-user
   chromium chromium-driver fonts-dejavu-core curl
   podman runc debootstrap fuse-overlayfs slirp4netns uidmap minisign)
+# Shells and man for the completion and man-page tests (plugin-build/tests/conventions.rs).
+# libssl-dev and pkg-config: cargo-generate's git support links OpenSSL (installed below).
+if [ "$FOR_TESTS" = 1 ]; then APT_PACKAGES+=(fish zsh man-db libssl-dev pkg-config); fi
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -104,6 +111,21 @@ if ! rustup component list --installed --toolchain "$TOOLCHAIN" 2>/dev/null | gr
 fi
 # The build images themselves are made by the tests (`plugin-build images`, once per run, and
 # kept in the engine's image store: a later run on the same machine reuses them).
+
+# cargo-generate, from crates.io: a test renders plugin-build/template with it and loads the
+# result (plugin-build/tests/published.rs). 0.23.14 is the newest release whose lockfile builds
+# with the pinned rustc (0.24+ lock crates that need 1.96+). Without default features it uses
+# the system's libgit2 when there is one (else libgit2-sys builds its bundled copy). Compiled
+# once per machine, into ~/.cargo/bin.
+CARGO_GENERATE_VERSION=0.23.14
+if [ "$FOR_TESTS" = 1 ]; then
+  if cargo generate --version 2>/dev/null | grep -qF " $CARGO_GENERATE_VERSION"; then
+    log "cargo-generate $CARGO_GENERATE_VERSION present"
+  else
+    log "cargo install cargo-generate@$CARGO_GENERATE_VERSION (once; a few minutes)"
+    cargo install --locked --quiet --no-default-features "cargo-generate@$CARGO_GENERATE_VERSION"
+  fi
+fi
 
 # A second toolchain proves the ABI is stable across compilers. It cannot be downloaded
 # here, so it must already be on the machine; say so loudly if it is not.

@@ -15,3 +15,17 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "==> cargo test --workspace"
 cargo test --workspace --all-targets --no-fail-fast
 cargo test --workspace --doc
+
+# The API docs build without a warning (broken links, missing docs), as docs.rs would build them.
+echo "==> cargo doc --no-deps (RUSTDOCFLAGS=-D warnings)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+# Every published crate (no `publish = false`) packages, and its .crate builds on its own:
+# cargo verifies each against the others' .crate files, so what crates.io would get compiles.
+# After the tests, the verification reuses their compiled dependencies (docs/releasing.md).
+echo "==> cargo package (the published crates, verified)"
+published=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c '
+import json, sys
+print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"] if p["publish"] is None))')
+# shellcheck disable=SC2086 # one word per flag
+cargo package --locked --allow-dirty $published
