@@ -61,7 +61,7 @@ pub enum NewError {
         name: String,
     },
     /// Not a valid plugin id.
-    #[error("`{id}` is not a valid plugin id: use letters, digits, `.`, `_` and `-`")]
+    #[error("`{id}` is not a valid plugin id: use {}", plugrack_descriptor::id::RULE)]
     BadId {
         /// The id.
         id: String,
@@ -263,13 +263,9 @@ fn valid_package_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// The descriptor's rule (as `export_plugin!` checks it), and usable as a folder name.
+/// The descriptor's rule, the one `export_plugin!` and the host check.
 fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && !id.starts_with('.')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    plugrack_descriptor::id::is_valid(id)
 }
 
 fn check_destination(dest: &Path) -> Result<(), NewError> {
