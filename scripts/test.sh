@@ -27,5 +27,12 @@ echo "==> cargo package (the published crates, verified)"
 published=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c '
 import json, sys
 print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"] if p["publish"] is None))')
+# cargo takes a registry crate of a given name and version to be immutable: the temporary
+# registry's unpacked sources (~/.cargo/registry/src/-HASH/NAME-VERSION) and what was compiled
+# from them in target/ are reused even after the .crate changed. Drop both for our crates, so a
+# second run on the same machine verifies today's sources (nothing to drop on a fresh machine).
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/plugrack-* target/package/tmp-registry
 # shellcheck disable=SC2086 # one word per flag
+cargo clean --quiet $published
+# shellcheck disable=SC2086
 cargo package --locked --allow-dirty $published

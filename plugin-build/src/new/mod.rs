@@ -61,7 +61,10 @@ pub enum NewError {
         name: String,
     },
     /// Not a valid plugin id.
-    #[error("`{id}` is not a valid plugin id: use {}", plugrack_descriptor::id::RULE)]
+    #[error(
+        "`{id}` is not a valid plugin id: use {}",
+        plugrack_descriptor::id::RULE
+    )]
     BadId {
         /// The id.
         id: String,
