@@ -6,9 +6,7 @@ use std::{ffi::OsString, process::ExitCode};
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::{
-    build, cap, deploy, doctor, images, inspect, new, package, shell, sign, EXIT_FAILURE,
-};
+use crate::{build, cap, deploy, doctor, images, inspect, new, package, shell, sign, EXIT_FAILURE};
 
 /// Build, pin, package and deploy native plugins.
 #[derive(Debug, Parser)]

@@ -4,8 +4,8 @@
 //! a project sees exactly what crates.io would serve (the packaged files, the normalised
 //! manifests), resolved by version, never by path. Against it:
 //!
-//! - `plugin-build new --sdk-version 1.0.0` writes the dependency lines that the real
-//!   `cargo add plugrack-sdk@1.0.0` writes (whole files compared);
+//! - `plugin-build new --sdk-version 1.1.0` writes the dependency lines that the real
+//!   `cargo add plugrack-sdk@1.1.0` writes (whole files compared);
 //! - that project builds with `plugin-build`, and the plugin loads in `plugin-host` and answers;
 //! - the real `cargo generate --path plugin-build/template` renders the same project, which
 //!   builds and loads the same way.
