@@ -527,7 +527,12 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(err, NewError::NoCheckout { .. }), "{err}");
-        assert!(err.to_string().contains("--sdk-version 1.0.0"), "{err}");
+        let released = released_sdk_version().unwrap();
+        assert!(
+            err.to_string()
+                .contains(&format!("--sdk-version {released}")),
+            "{err}"
+        );
         assert!(!dir.path().join("hello").exists());
     }
 
