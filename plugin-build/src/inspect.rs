@@ -1,18 +1,21 @@
 //! `plugin-build inspect <file.so | file.plg>`: what a plugin file is and whether this
 //! toolkit's host would load it.
 //!
-//! For a shared object: its ELF facts (architecture, word size, glibc floor, root symbol,
-//! stripped), size and SHA-256, and a verdict from plugin-host itself: the file is loaded
-//! through [`plugrack_host::PluginManager`], whose checks run before `dlopen` and whose
-//! refusals name the fix. A file for this machine is therefore *loaded*, which runs its
-//! initialisers: inspect only files you would load anyway. The descriptor is read from the
-//! loaded plugin (a foreign-architecture file cannot be loaded here, so it has none).
+//! Nothing here loads a library: `dlopen` runs a library's initialisers, and inspect is meant
+//! for files from strangers. For a shared object: its ELF facts (architecture, word size,
+//! glibc floor, root symbol, stripped), size and SHA-256, the descriptor read from its
+//! `.plugin_descriptor` section, and a verdict from plugin-host itself: the checks
+//! [`plugrack_host::precheck`] makes before `dlopen` (plugrack-api version, host version,
+//! target OS, architecture, ...), whose refusals name the fix. What only loading can check
+//! (abi_stable's type layouts) is left to the host, and the verdict says so.
 //! For a package: the archive and every checksum are verified as `deploy` does, the
 //! descriptor comes from `plugin.toml`, each target's ELF facts are read, and the verdict is
-//! the host's on this machine's target.
+//! the host's checks on this machine's target.
 //!
-//! The host-defined extension points the plugin implements are listed with the interface
-//! crate each was built against (as the plugin's layout records it). With `--from` (a host's
+//! The host-defined extension points the plugin implements are listed from the section, with
+//! the interface crate each was built against (the export macro writes the interface crate's
+//! name and version there; the host refuses a library whose root module lists other
+//! extensions than its section). With `--from` (a host's
 //! `Cargo.lock` or folder), each is judged against the host's version of that interface crate
 //! with the host's own rule (`plugrack_extension::check_version`): an extension built against
 //! another semver line is an error with its own message, and `inspect` exits with
@@ -23,7 +26,7 @@ use std::{
     process::ExitCode,
 };
 
-use plugrack_host::{manifest, HostConfig, PluginManager};
+use plugrack_host::{manifest, HostConfig};
 use serde::Serialize;
 
 use crate::{
@@ -75,7 +78,7 @@ pub struct Inspection {
     pub descriptor: Option<Descriptor>,
     /// One entry per shared object (one for a `.so`, one per target for a package).
     pub objects: Vec<Object>,
-    /// The host-defined extension points it implements (known for a loaded plugin only).
+    /// The host-defined extension points it implements (from the descriptor section).
     pub extensions: Vec<InspectedExtension>,
     /// Who signed a package's `plugin.toml`, if anyone.
     pub signature: Option<Signature>,
@@ -136,8 +139,8 @@ pub struct Descriptor {
     pub target_os: Vec<String>,
     /// The plugrack-api version it was built against.
     pub api_version: String,
-    /// Capabilities (only known for a loaded plugin).
-    pub capabilities: Option<Vec<&'static str>>,
+    /// Capabilities (from the descriptor section; unknown for a library without one).
+    pub capabilities: Option<Vec<String>>,
 }
 
 /// The facts of one shared object.
@@ -255,26 +258,67 @@ fn judge(extension: &mut InspectedExtension, lock: &Lock) {
     extension.host_versions = Some(host);
 }
 
-fn extensions_of(report: &plugrack_host::PluginReport) -> Vec<InspectedExtension> {
-    report
+fn extensions_of(section: &plugrack_host::section::Section) -> Vec<InspectedExtension> {
+    section
         .extensions
         .iter()
-        .map(|e| {
-            let (interface, interface_version) = e
-                .interface
-                .rsplit_once(' ')
-                .map(|(c, v)| (c.to_owned(), v.to_owned()))
-                .unwrap_or_else(|| (e.interface.clone(), String::new()));
-            InspectedExtension {
-                id: e.id.clone(),
-                version: e.version.clone(),
-                interface,
-                interface_version,
-                host_versions: None,
-                problem: None,
-            }
+        .map(|e| InspectedExtension {
+            id: e.id.clone(),
+            version: e.version.clone(),
+            interface: e.interface.clone(),
+            interface_version: e.interface_version.clone(),
+            host_versions: None,
+            problem: None,
         })
         .collect()
+}
+
+fn descriptor_of(section: &plugrack_host::section::Section) -> Descriptor {
+    Descriptor {
+        id: section.id.clone(),
+        name: section.name.clone(),
+        version: section.version.clone(),
+        description: section.description.clone(),
+        host_version: section.host_version.clone(),
+        target_os: section.target_os.clone(),
+        api_version: section.api_version.clone(),
+        capabilities: Some(section.capabilities.clone()),
+    }
+}
+
+/// The host's checks before `dlopen` on `library` (a file, never loaded), as a verdict, and
+/// the library's descriptor section when it has one. A section is read even from a library
+/// the host refuses (one for another architecture), so that inspect can say what it is.
+fn judge_library(
+    library: &Path,
+    bytes: &[u8],
+    host_version: &semver::Version,
+) -> (Verdict, Option<plugrack_host::section::Section>) {
+    let section = plugrack_descriptor::elf::read(bytes).ok().flatten();
+    let config = HostConfig::new(host_version.clone());
+    let verdict = match plugrack_host::precheck(library, &config) {
+        Err(error) => Verdict {
+            loads: false,
+            message: error.to_string(),
+        },
+        Ok(checked) if checked.section.is_none() => Verdict {
+            loads: true,
+            message: format!(
+                "passes this toolkit's checks before loading, but it has no descriptor section (built without plugrack-sdk): its plugrack-api version and descriptor are only checked when a host loads it (plugrack-api {}, host version {host_version}, {})",
+                plugrack_host::API_VERSION,
+                targets::host().map_or(std::env::consts::ARCH, |t| t.name)
+            ),
+        },
+        Ok(_) => Verdict {
+            loads: true,
+            message: format!(
+                "passes every check this toolkit's host makes before loading (plugrack-api {}, host version {host_version}, {}); type layouts are compared when a host loads it",
+                plugrack_host::API_VERSION,
+                targets::host().map_or(std::env::consts::ARCH, |t| t.name)
+            ),
+        },
+    };
+    (verdict, section)
 }
 
 fn inspect_file(
@@ -301,24 +345,16 @@ fn inspect_file(
             message: String::new(),
         },
     };
-    let manager = PluginManager::new(HostConfig::new(host_version.clone()));
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         inspection
             .objects
             .push(object_facts(file, &display_name(file), &bytes));
-        let report = manager.load_file(file);
-        inspection.verdict = verdict(&report, &manager, host_version);
-        inspection.extensions = extensions_of(&report);
-        inspection.descriptor = report.info.as_ref().map(|info| Descriptor {
-            id: info.id.clone(),
-            name: info.name.clone(),
-            version: info.version.clone(),
-            description: info.description.clone(),
-            host_version: info.host_version_req.clone(),
-            target_os: info.target_os.clone(),
-            api_version: info.api_version.clone(),
-            capabilities: Some(info.capabilities.clone()),
-        });
+        let (verdict, section) = judge_library(file, &bytes, host_version);
+        inspection.verdict = verdict;
+        if let Some(section) = section {
+            inspection.extensions = extensions_of(&section);
+            inspection.descriptor = Some(descriptor_of(&section));
+        }
         return Ok(inspection);
     }
 
@@ -367,16 +403,16 @@ fn inspect_file(
     match host.and_then(|t| verified.manifest.targets.get(t.name).map(|e| (t, e))) {
         Some((_, entry)) => {
             let path = unpacked.path().join(&entry.file);
-            let report = manager.load_file(&path);
-            inspection.verdict = verdict(&report, &manager, host_version);
-            inspection.extensions = extensions_of(&report);
+            let (mut verdict, section) =
+                judge_library(&path, verified.data(&entry.file), host_version);
             // Name the file as the user knows it, not the temporary copy.
             let shown = format!("{}!{}", file.display(), entry.file);
-            inspection.verdict.message = inspection
-                .verdict
-                .message
-                .replace(&path.display().to_string(), &shown);
-            descriptor.capabilities = report.info.map(|info| info.capabilities);
+            verdict.message = verdict.message.replace(&path.display().to_string(), &shown);
+            inspection.verdict = verdict;
+            if let Some(section) = section {
+                inspection.extensions = extensions_of(&section);
+                descriptor.capabilities = Some(section.capabilities);
+            }
         }
         None => {
             let name = host.map_or(std::env::consts::ARCH, |t| t.name);
@@ -387,8 +423,6 @@ fn inspect_file(
         }
     }
     inspection.descriptor = Some(descriptor);
-    // The manager holds the loaded copy; drop it before the temporary folder goes.
-    drop(manager);
     Ok(inspection)
 }
 
@@ -432,27 +466,6 @@ fn object_facts(path: &Path, file: &str, bytes: &[u8]) -> Object {
         }
     }
     object
-}
-
-fn verdict(
-    report: &plugrack_host::PluginReport,
-    manager: &PluginManager,
-    host_version: &semver::Version,
-) -> Verdict {
-    match report.error() {
-        Some(error) => Verdict {
-            loads: false,
-            message: error.to_string(),
-        },
-        None => Verdict {
-            loads: true,
-            message: format!(
-                "loads in this toolkit's host (plugrack-api {}, host version {host_version}, {})",
-                manager.api_version(),
-                targets::host().map_or(std::env::consts::ARCH, |t| t.name)
-            ),
-        },
-    }
 }
 
 /// The human rendering.

@@ -53,12 +53,37 @@ pub const MAX_SIZE: usize = 64 * 1024;
 
 /// One extension point a plugin implements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct Extension {
     /// The extension point's id.
     pub id: String,
     /// The interface version the plugin was compiled against.
     pub version: String,
+    /// The package that declares the extension point (the interface crate).
+    #[serde(default)]
+    pub interface: String,
+    /// That package's version in the plugin's build.
+    #[serde(default)]
+    pub interface_version: String,
 }
+
+/// The literal text around one item of the `extensions` list, in the order id, version,
+/// interface, interface-version: `EXTENSION_ITEM[0]`, the id, `EXTENSION_ITEM[1]`, the
+/// version, and so on. The export macro fills the fields with the extension point's constants,
+/// which are known to the compiler, not to the macro; the fields it writes need no escaping
+/// (ids are `[A-Za-z0-9._-]+`, versions semver, package names `[A-Za-z0-9_-]+`).
+pub const EXTENSION_ITEM: [&str; 5] = [
+    "{ id = \"",
+    "\", version = \"",
+    "\", interface = \"",
+    "\", interface-version = \"",
+    "\" }, ",
+];
+
+/// The text that opens the `extensions` list; [`EXTENSION_LIST_CLOSE`] closes it.
+pub const EXTENSION_LIST_OPEN: &str = "extensions = [";
+/// The text that closes the `extensions` list.
+pub const EXTENSION_LIST_CLOSE: &str = "]\n";
 
 /// A descriptor section, read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -298,15 +323,19 @@ pub fn template(metadata: &Metadata, extensions: &[Extension]) -> Vec<Piece> {
     );
     let mut tail = String::from("]\n");
     if !extensions.is_empty() {
-        tail.push_str("extensions = [");
+        tail.push_str(EXTENSION_LIST_OPEN);
         for e in extensions {
-            tail.push_str(&format!(
-                "{{ id = {}, version = {} }}, ",
-                quote(&e.id),
-                quote(&e.version)
-            ));
+            let fields = [&e.id, &e.version, &e.interface, &e.interface_version];
+            for (text, field) in EXTENSION_ITEM.iter().zip(fields) {
+                tail.push_str(text);
+                // The macro writes valid fields as they are (see EXTENSION_ITEM); escaping
+                // changes only invalid ones, which then still make valid TOML.
+                let quoted = quote(field);
+                tail.push_str(&quoted[1..quoted.len() - 1]);
+            }
+            tail.push_str(EXTENSION_ITEM[4]);
         }
-        tail.push_str("]\n");
+        tail.push_str(EXTENSION_LIST_CLOSE);
     }
     vec![
         Piece::Text(head),
@@ -357,6 +386,8 @@ pub(crate) mod tests {
             extensions: vec![Extension {
                 id: "text.filter".into(),
                 version: "1.0.0".into(),
+                interface: "text-api".into(),
+                interface_version: "1.0.3".into(),
             }],
         }
     }

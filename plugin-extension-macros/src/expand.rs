@@ -256,6 +256,9 @@ pub fn expand(
             const ID: &'static str = #id;
             const VERSION: &'static str = #version;
             const NAME: &'static str = #trait_text;
+            // Expanded in the interface crate, so these name it, not the plugin.
+            const INTERFACE: &'static str = env!("CARGO_PKG_NAME");
+            const INTERFACE_VERSION: &'static str = env!("CARGO_PKG_VERSION");
             const METHODS: &'static [::plugrack_extension::Method] = &[#(#method_table),*];
             type Object = #object;
             const LAYOUT: &'static #p::TypeLayout = <#object as #p::StableAbi>::LAYOUT;

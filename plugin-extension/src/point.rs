@@ -23,6 +23,12 @@ pub trait ExtensionPoint: Sized + Send + Sync + 'static {
     const VERSION: &'static str;
     /// The trait's name as written (`Formatter`).
     const NAME: &'static str;
+    /// The package that declares it (`CARGO_PKG_NAME` of the interface crate): the export
+    /// macro writes it into the plugin's descriptor section, so that tools can judge the
+    /// plugin against a host's `Cargo.lock` without loading it.
+    const INTERFACE: &'static str;
+    /// That package's version in this build (`CARGO_PKG_VERSION`).
+    const INTERFACE_VERSION: &'static str;
     /// The methods, in vtable order.
     const METHODS: &'static [Method];
     /// The ABI object that crosses the boundary (a `#[sabi_trait]` object in an `RBox`).

@@ -262,6 +262,37 @@ pub(crate) fn agree(section: &Section, info: &PluginInfo) -> Result<(), Refusal>
     Ok(())
 }
 
+/// Checks, after loading, that the root module lists the extension points (id and version)
+/// the section lists, in the same order: tools judge a plugin's extensions from the section
+/// alone, so a library whose code declares others is refused like any other disagreement.
+pub(crate) fn agree_extensions(
+    section: &Section,
+    module: plugrack_api::PluginModuleRef,
+) -> Result<(), Refusal> {
+    let in_section: Vec<String> = section
+        .extensions
+        .iter()
+        .map(|e| format!("{} {}", e.id, e.version))
+        .collect();
+    // `None`: built against plugrack-api 1.0, which has no extensions.
+    let in_module: Vec<String> = module
+        .extensions()
+        .map(|list| {
+            list.iter()
+                .map(|decl| format!("{} {}", decl.id(), decl.version()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if in_section != in_module {
+        return Err(Refusal::SectionMismatch {
+            field: "extensions",
+            section: in_section.join(", "),
+            module: in_module.join(", "),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,7 +101,7 @@ pub fn export_plugin(input: TokenStream) -> TokenStream {
 fn expand(plugin_type: &Type, extensions: &[Path]) -> syn::Result<proc_macro2::TokenStream> {
     let meta = metadata::read(Span::call_site())?;
     let manifest_path = meta.manifest_path.to_string_lossy().into_owned();
-    let section_pieces = section_pieces(&meta.descriptor);
+    let section_pieces = section_pieces(&meta.descriptor, extensions);
     let plugrack_descriptor::metadata::Metadata {
         id,
         name,
@@ -231,11 +231,17 @@ fn expand(plugin_type: &Type, extensions: &[Path]) -> syn::Result<proc_macro2::T
 
 /// The section's pieces as expressions: text literals, the plugrack-api version constant, and
 /// one conditional literal per capability (its constant decides whether it is listed).
+///
+/// The extension points follow as an `extensions` list, each field an extension point
+/// constant (`<<dyn Formatter as ExtensionTrait>::Point as ExtensionPoint>::ID`), so that the
+/// section names what the interface crate declares, which the macro cannot see.
 fn section_pieces(
     descriptor: &plugrack_descriptor::metadata::Metadata,
+    extensions: &[Path],
 ) -> Vec<proc_macro2::TokenStream> {
     use plugrack_descriptor::section::{self, Piece};
     let mut out = Vec::new();
+    let extension_pieces = extension_section_pieces(extensions);
     for piece in section::template(descriptor, &[]) {
         match piece {
             Piece::Text(text) => out.push(quote!(#text)),
@@ -256,5 +262,34 @@ fn section_pieces(
             }
         }
     }
+    out.extend(extension_pieces);
+    out
+}
+
+/// The `extensions` list of the section (nothing when the plugin implements none).
+fn extension_section_pieces(extensions: &[Path]) -> Vec<proc_macro2::TokenStream> {
+    use plugrack_descriptor::section::{EXTENSION_ITEM, EXTENSION_LIST_CLOSE, EXTENSION_LIST_OPEN};
+    if extensions.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![quote!(#EXTENSION_LIST_OPEN)];
+    for path in extensions {
+        let point = quote_spanned! {path.span()=>
+            <<dyn #path as ::plugrack_sdk::__private::ExtensionTrait>::Point as ::plugrack_sdk::__private::ExtensionPoint>
+        };
+        let fields = [
+            quote!(ID),
+            quote!(VERSION),
+            quote!(INTERFACE),
+            quote!(INTERFACE_VERSION),
+        ];
+        for (text, field) in EXTENSION_ITEM.iter().zip(fields) {
+            out.push(quote!(#text));
+            out.push(quote!(#point::#field));
+        }
+        let close = EXTENSION_ITEM[4];
+        out.push(quote!(#close));
+    }
+    out.push(quote!(#EXTENSION_LIST_CLOSE));
     out
 }

@@ -24,7 +24,7 @@ use plugrack_api::{
     HostServicesBox, HttpRequest, HttpResponse, KeyValue, PluginError, PluginInstance,
     PluginInstanceBox, PluginInstance_TO, PluginModule, PluginModuleRef, RouteSpec, UserContext,
 };
-pub use plugrack_extension::{ExtensionTrait, ImplementedBy};
+pub use plugrack_extension::{ExtensionPoint, ExtensionTrait, ImplementedBy};
 
 use crate::{
     logging,

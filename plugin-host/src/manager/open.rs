@@ -90,6 +90,9 @@ impl PluginManager {
         let with_id = |refusal: Refusal| Box::new(LoadError::new(path, refusal).with_id(&id));
         if let Some(section) = &section {
             precheck::agree(section, &opened.info).map_err(with_id)?;
+            if let Some(module) = opened.runner.module() {
+                precheck::agree_extensions(section, module).map_err(with_id)?;
+            }
         }
         if let Some(manifest) = &manifest {
             for (field, in_manifest, in_library) in [
