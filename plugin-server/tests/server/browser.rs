@@ -307,7 +307,12 @@ fn the_page_logs_in_lists_toggles_configures_uploads_and_updates_live() {
         .unwrap();
     browser.click("#upload-submit");
     browser.wait_text("#upload-result", "Installed plugin-template 0.1.0: active.");
-    browser.wait_text("tr[data-id='plugin-template']", "Plugin template");
+    // The row shows the name the plugin gives itself.
+    let name = server.plugin("plugin-template")["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    browser.wait_text("tr[data-id='plugin-template']", &format!("{name} 0.1.0"));
     browser.screenshot("05-uploaded.png");
     assert_eq!(server.plugin("plugin-template")["status"], "active");
 

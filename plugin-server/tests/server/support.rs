@@ -50,6 +50,8 @@ pub struct TestServer {
     /// The data folder.
     pub data: PathBuf,
     stderr: Arc<Mutex<String>>,
+    /// The thread copying stderr: done once the process has ended and its pipe is drained.
+    stderr_reader: Option<thread::JoinHandle<()>>,
     extra: Vec<String>,
     pub client: Client,
 }
@@ -93,7 +95,7 @@ impl TestServer {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().unwrap();
         let collected = Arc::clone(&stderr);
-        thread::spawn(move || {
+        let stderr_reader = thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = pipe.read(&mut buf) {
                 if n == 0 {
@@ -132,8 +134,24 @@ impl TestServer {
             plugins,
             data,
             stderr,
+            stderr_reader: Some(stderr_reader),
             extra,
             client: client(),
+        }
+    }
+
+    /// After the process ended: waits (at most 10 s) until everything it wrote to stderr has
+    /// been read, so that its last lines are in [`Self::stderr`].
+    fn drain_stderr(&mut self) {
+        let Some(reader) = self.stderr_reader.take() else {
+            return;
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !reader.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        if reader.is_finished() {
+            let _ = reader.join();
         }
     }
 
@@ -153,6 +171,7 @@ impl TestServer {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
+                self.drain_stderr();
                 return status;
             }
             if Instant::now() > deadline {
@@ -186,6 +205,7 @@ impl TestServer {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
+                self.drain_stderr();
                 return status;
             }
             assert!(
