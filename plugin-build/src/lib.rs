@@ -14,7 +14,7 @@
 //! Two binaries call the same parser: `plugin-build` and `cargo-plugin` (so `cargo plugin ...`
 //! works as a cargo subcommand).
 
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 pub mod build;
 pub mod cap;

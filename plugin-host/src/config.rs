@@ -30,6 +30,34 @@ pub struct HostConfig {
     pub(crate) trust: TrustPolicy,
 }
 
+impl std::fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The message callback and the extension points' constructors cannot be shown;
+        // their presence and the points' ids can.
+        let points: Vec<String> = self
+            .extension_points
+            .iter()
+            .map(|p| format!("{} {}", p.id, p.version))
+            .collect();
+        f.debug_struct("HostConfig")
+            .field("host_version", &self.host_version)
+            .field("bundled_dir", &self.bundled_dir)
+            .field("external_dir", &self.external_dir)
+            .field("storage_dir", &self.storage_dir)
+            .field("log_dir", &self.log_dir)
+            .field("log_levels", &self.log_levels)
+            .field("default_log_level", &self.default_log_level)
+            .field("log_max_bytes", &self.log_max_bytes)
+            .field("lifecycle_timeout", &self.lifecycle_timeout)
+            .field("private_dir", &self.private_dir)
+            .field("on_message", &self.on_message.is_some())
+            .field("extension_points", &points)
+            .field("cache_dir", &self.cache_dir)
+            .field("trust", &self.trust)
+            .finish()
+    }
+}
+
 impl HostConfig {
     /// A configuration for a host application at `host_version`; plugins state which host
     /// versions they support and are checked against it.

@@ -26,7 +26,7 @@
 //! application: command lines, printing and exiting (this library only returns values and
 //! emits `log` records), HTTP serving, and persistence policy beyond the storage folder.
 
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 mod call;
 mod config;

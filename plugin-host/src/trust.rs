@@ -59,6 +59,7 @@ pub struct TrustedKey {
 
 /// A trusted key that cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The key file cannot be read.
     #[error("cannot read trusted key `{}`", .path.display())]

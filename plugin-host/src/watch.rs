@@ -25,6 +25,14 @@ pub struct Watcher {
     thread: Option<thread::JoinHandle<()>>,
 }
 
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("watching", &self.debouncer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for Watcher {
     fn drop(&mut self) {
         // Dropping the debouncer closes the channel, which ends the thread.

@@ -42,8 +42,9 @@ pub struct Request {
 }
 
 impl Request {
-    /// A request on the route labelled `label`.
-    pub fn new(label: &str, method: &str, path: &str) -> Self {
+    /// A request for `method` and `path` on the route labelled `label`; the arguments come in
+    /// the order of [`Route::new`].
+    pub fn new(method: &str, path: &str, label: &str) -> Self {
         Self {
             label: label.into(),
             method: method.into(),

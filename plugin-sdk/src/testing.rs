@@ -139,6 +139,14 @@ pub struct Harness<P: ExportedPlugin> {
     _plugin: PhantomData<P>,
 }
 
+impl<P: ExportedPlugin> std::fmt::Debug for Harness<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("plugin", &std::any::type_name::<P>())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<P: ExportedPlugin> Harness<P> {
     /// Builds the plugin's root module and calls its `on_load`, as a host would.
     pub fn load() -> Result<Self> {
@@ -242,6 +250,14 @@ pub struct TestExtension<E: ExtensionPoint> {
     object: E::Object,
 }
 
+impl<E: ExtensionPoint> std::fmt::Debug for TestExtension<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestExtension")
+            .field("point", &std::any::type_name::<E>())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<E: ExtensionPoint> ExtensionHandle<E> for TestExtension<E> {
     type Error = Error;
 
@@ -257,6 +273,12 @@ impl<E: ExtensionPoint> ExtensionHandle<E> for TestExtension<E> {
 /// An instance created by a [`Harness`], called through the boundary's types.
 pub struct TestInstance {
     instance: PluginInstanceBox,
+}
+
+impl std::fmt::Debug for TestInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestInstance").finish_non_exhaustive()
+    }
 }
 
 impl TestInstance {

@@ -281,10 +281,10 @@ mod tests {
         alice
             .set_config(r#"{"greeting": "Howdy", "max_count": 2}"#)
             .unwrap();
-        let hello = alice.http(Request::new("hello", "GET", "/hello")).unwrap();
+        let hello = alice.http(Request::new("GET", "/hello", "hello")).unwrap();
         assert_eq!(hello.body, b"Howdy, alice!");
         let item = alice
-            .http(Request::new("item", "GET", "/items/42"))
+            .http(Request::new("GET", "/items/42", "item"))
             .unwrap();
         assert_eq!(item.body, br#"{"item":"42"}"#);
 

@@ -10,6 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::targets::Target;
 
 /// The progress display of one `build` run.
+#[derive(Debug)]
 pub enum Progress {
     /// A line per target (stderr is a terminal).
     Bars {

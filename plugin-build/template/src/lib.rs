@@ -160,7 +160,7 @@ mod tests {
     fn the_webhook_turns_its_body_into_a_message() {
         let harness = Harness::<TemplatePlugin>::load().unwrap();
         let ada = harness.instance(User::new(1, "Ada")).unwrap();
-        let mut request = Request::new("webhook", "POST", "/webhook");
+        let mut request = Request::new("POST", "/webhook", "webhook");
         request.body = b"backup done".to_vec();
         let response = ada.http(request).unwrap();
         assert_eq!(response.body, b"Hello, Ada! Message sent.");

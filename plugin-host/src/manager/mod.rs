@@ -132,6 +132,19 @@ pub struct PluginManager {
     layout_cache: LayoutCache,
 }
 
+impl std::fmt::Debug for PluginManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plugins = self
+            .state
+            .read()
+            .map_or_else(|e| e.into_inner().len(), |s| s.len());
+        f.debug_struct("PluginManager")
+            .field("config", &self.config)
+            .field("plugins", &plugins)
+            .finish_non_exhaustive()
+    }
+}
+
 fn lock_poisoned<T>(e: std::sync::PoisonError<T>) -> T {
     e.into_inner()
 }

@@ -25,6 +25,7 @@ pub struct Entry {
 
 /// Why a package's bytes are refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ArchiveError {
     /// The gzip or tar stream is damaged or cut short.
     #[error("the archive is damaged or truncated ({reason})")]
