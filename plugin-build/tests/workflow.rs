@@ -304,6 +304,16 @@ fn deploying_twice_replaces_the_folder_and_a_reader_always_sees_a_whole_one() {
 
 /// A `.plg` with one hand-written tar header, for names and types the `tar` crate refuses
 /// to write.
+/// A literal for an insta filter (a regex).
+fn regex_literal(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escape = "\\.+*?()|[]{}^$#&-~".contains(c);
+            escape.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}
+
 fn raw_package(first: &[archive::Entry], name: &str, kind: tar::EntryType, link: &str) -> Vec<u8> {
     let mut tar_bytes = Vec::new();
     {
@@ -401,6 +411,7 @@ fn bad_packages_are_refused_and_the_destination_is_untouched() {
             "has no arm64 build; it has: amd64",
         ),
     ];
+    let mut rendered = String::new();
     for (name, bytes, extra, expected) in cases {
         let package = dir.path().join(format!("{name}.plg"));
         std::fs::write(&package, &bytes).unwrap();
@@ -423,7 +434,21 @@ fn bad_packages_are_refused_and_the_destination_is_untouched() {
             snapshot(&plugins) == before,
             "{name}: the destination changed"
         );
+        rendered.push_str(&format!("[{name}]\n{stderr}\n"));
     }
+    // What a person reads for each refusal, reviewed as one snapshot
+    // (`snapshots/workflow__deploy_refusals.snap`), with the temp folder, the digests and the
+    // decompressor's detail redacted.
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_literal(&dir.path().display().to_string()), "[dir]");
+    settings.add_filter(r"\b[0-9a-f]{12,64}\b", "[sha256]");
+    // Which complaint the decompressor has depends on where in the stream the flipped byte of
+    // this build's package lands.
+    settings.add_filter(
+        r"damaged or truncated \([^)]*\)",
+        "damaged or truncated ([gzip's reason])",
+    );
+    settings.bind(|| insta::assert_snapshot!("deploy_refusals", rendered));
 
     // --dry-run checks and writes nothing.
     let empty = dir.path().join("empty");
