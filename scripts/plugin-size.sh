@@ -5,6 +5,7 @@
 #
 #   scripts/plugin-size.sh            # every setting for amd64, then default and template per target
 #   scripts/plugin-size.sh quick      # the template's profile for amd64 only
+#   scripts/plugin-size.sh caps       # the template's profile for amd64, capabilities left out
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -56,6 +57,36 @@ template=(lto=true codegen-units=1 'opt-level="s"')
 
 if [ "$mode" = quick ]; then
   measure template "$amd64" "$cdylib" "${template[@]}"
+  exit 0
+fi
+
+# without TRAIT... : the template's src/lib.rs without its tests and without the
+# `impl TRAIT for TemplateInstance` blocks named (the greeting helper then goes unused).
+without() {
+  python3 - "$project/src/lib.rs" "$root/plugin-build/template/src/lib.rs" "$@" <<'PY'
+import sys
+out, src, traits = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3:]
+src = src[: src.index("#[cfg(test)]")]
+for trait in traits:
+    start = src.index(f"impl {trait} for TemplateInstance {{")
+    depth = 0
+    for end in range(start, len(src)):
+        depth += {"{": 1, "}": -1}.get(src[end], 0)
+        if src[end] == "}" and depth == 0:
+            break
+    src = src[:start] + src[end + 1 :]
+open(out, "w").write(src)
+PY
+}
+
+if [ "$mode" = caps ]; then
+  export RUSTFLAGS="${RUSTFLAGS:-} -A dead_code"
+  for leave_out in "HttpHandler Configurer Executor Displayer" "HttpHandler Configurer Displayer" \
+    Executor HttpHandler Configurer Displayer ""; do
+    # shellcheck disable=SC2086 # one word per trait
+    without $leave_out
+    SHARE=caps measure "without:${leave_out// /,}" "$amd64" "$cdylib" "${template[@]}"
+  done
   exit 0
 fi
 
