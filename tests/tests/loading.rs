@@ -340,8 +340,28 @@ fn run_cli(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (i32, String, Str
 #[test]
 fn cli_list_shows_examples_active_and_bad_files_invalid() {
     let dir = mixed_folder();
-    let (code, stdout, _) = run_cli(&["list"], dir.path(), &[]);
+    let (code, stdout, stderr) = run_cli(&["list"], dir.path(), &[]);
     assert_eq!(code, 0, "{stdout}");
+    // Quiet where nothing is wrong: the panicky example's `on_unload` panic is a warning,
+    // which the default level does not print.
+    assert_eq!(stderr, "", "plugin-host list wrote to stderr");
+    // The whole table as a person reads it (`snapshots/loading__cli_list.snap`): the temp
+    // folder and plugrack-api's version redacted where they are plugrack-api's (a plugin's own
+    // version or an interface crate's may be the same digits).
+    let api = literal(plugrack_api::API_VERSION);
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&literal(&dir.path().display().to_string()), "[plugins]");
+    settings.add_filter(
+        &format!("plugrack-api {}", literal(&next_minor())),
+        "plugrack-api [api-next-minor]",
+    );
+    settings.add_filter(&format!("(plugrack-api|provides) {api}"), "$1 [api]");
+    settings.add_filter(&format!(r"(?m)^(\S+ +\S+ +){api} "), "${1}[api] ");
+    settings.add_filter(
+        r"\d+ of at least \d+ bytes",
+        "[size] of at least [size] bytes",
+    );
+    settings.bind(|| insta::assert_snapshot!("cli_list", stdout));
     for id in ["showcase", "panicky", "bench-0000"] {
         assert!(
             stdout
