@@ -5,6 +5,10 @@
 //! `no_run` (compiled, not run); `ignore` marks what cannot compile on its own, with the
 //! reason beside it in the guide.
 //!
+//! Not checked beyond parsing: a snippet that is a `#[test]` function (the author guide's
+//! harness test), since rustdoc builds doc tests without `--test` and so drops it; the same
+//! harness calls are compiled and run by the template's and the examples' own tests.
+//!
 //! The guides without Rust snippets (or whose blocks are all shell, TOML or output) are not
 //! listed: there is nothing to compile in them.
 
