@@ -50,6 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 PluginEvent::ReloadRefused { id, message } => {
                     println!("[event] kept {id}: {message}")
                 }
+                PluginEvent::Crashed { id, message } => println!("[event] {id} crashed: {message}"),
             }
         }
     });

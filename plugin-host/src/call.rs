@@ -11,6 +11,7 @@ use std::{
 use plugrack_api::{Capabilities, ErrorKind, KeyValue, PluginError};
 
 use crate::{
+    crash::Crash,
     metrics::Metrics,
     runner::{with_callee, Callee, Failure, InstanceCalls, Outcome},
     services::write_atomically,
@@ -53,6 +54,17 @@ pub enum CallError {
         /// The plugin's error.
         error: PluginError,
     },
+    /// The plugin's worker process crashed during the call (out-of-process plugins only);
+    /// it is restarted, and the next call goes to the new worker.
+    #[error("plugin `{id}` crashed in `{operation}`: {crash}")]
+    Crashed {
+        /// The plugin.
+        id: String,
+        /// The entry point.
+        operation: &'static str,
+        /// How the worker ended.
+        crash: Crash,
+    },
 }
 
 impl CallError {
@@ -60,6 +72,14 @@ impl CallError {
     pub fn plugin_error(&self) -> Option<&PluginError> {
         match self {
             Self::Plugin { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// How the plugin's worker crashed, for a call that ended that way.
+    pub fn crash(&self) -> Option<&Crash> {
+        match self {
+            Self::Crashed { crash, .. } => Some(crash),
             _ => None,
         }
     }
@@ -78,6 +98,34 @@ macro_rules! call {
         with_callee!(&$self.inner.callee, |$instance| $self
             .call($operation, || $call))
     };
+}
+
+impl Failure {
+    /// What a caller sees when `operation` of plugin `id` failed this way.
+    pub(crate) fn into_call_error(self, id: &str, operation: &'static str) -> CallError {
+        let id = id.to_owned();
+        match self {
+            Self::Plugin(error) => CallError::Plugin {
+                id,
+                operation,
+                error,
+            },
+            Self::TimedOut => CallError::Plugin {
+                id,
+                operation,
+                error: PluginError::new(ErrorKind::FAILED, "did not return within its time limit"),
+            },
+            Self::Crashed(crash) => {
+                log::error!(target: "plugrack_host", "plugin `{id}` crashed in `{operation}`: {crash}");
+                CallError::Crashed {
+                    id,
+                    operation,
+                    crash,
+                }
+            }
+            Self::Unavailable(reason) => CallError::NotActive { id, reason },
+        }
+    }
 }
 
 pub(crate) struct InstanceInner {
@@ -135,28 +183,20 @@ impl Instance {
     #[cold]
     #[inline(never)]
     fn failed(&self, operation: &'static str, failure: Failure) -> CallError {
-        let error = match failure {
-            Failure::Plugin(error) => error,
-            Failure::TimedOut => {
-                PluginError::new(ErrorKind::FAILED, "did not return within its time limit")
-            }
-        };
         let metrics = &self.inner.metrics;
         metrics.errors.fetch_add(1, Ordering::Relaxed);
-        if error.kind == ErrorKind::PANICKED {
-            metrics.panics.fetch_add(1, Ordering::Relaxed);
-            log::error!(
-                target: "plugrack_host",
-                "plugin `{}` panicked in `{operation}`: {}",
-                self.inner.plugin_id,
-                error.message
-            );
+        if let Failure::Plugin(error) = &failure {
+            if error.kind == ErrorKind::PANICKED {
+                metrics.panics.fetch_add(1, Ordering::Relaxed);
+                log::error!(
+                    target: "plugrack_host",
+                    "plugin `{}` panicked in `{operation}`: {}",
+                    self.inner.plugin_id,
+                    error.message
+                );
+            }
         }
-        CallError::Plugin {
-            id: self.inner.plugin_id.clone(),
-            operation,
-            error,
-        }
+        failure.into_call_error(&self.inner.plugin_id, operation)
     }
 
     /// Makes one call across the boundary, counting it and timing a sample of calls. The

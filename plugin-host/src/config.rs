@@ -7,6 +7,7 @@ use plugrack_extension::ExtensionPoint;
 use crate::{
     events::MessageEvent,
     extension::DeclaredPoint,
+    isolation::Isolation,
     logfile::LevelFilter,
     trust::{TrustPolicy, TrustedKey},
 };
@@ -28,6 +29,9 @@ pub struct HostConfig {
     pub(crate) extension_points: Vec<DeclaredPoint>,
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) trust: TrustPolicy,
+    pub(crate) isolation: Isolation,
+    pub(crate) plugin_isolation: HashMap<String, Isolation>,
+    pub(crate) worker_program: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for HostConfig {
@@ -77,6 +81,9 @@ impl HostConfig {
             extension_points: Vec::new(),
             cache_dir: None,
             trust: TrustPolicy::default(),
+            isolation: Isolation::InProcess,
+            plugin_isolation: HashMap::new(),
+            worker_program: None,
         }
     }
 
@@ -194,5 +201,39 @@ impl HostConfig {
     /// The trust policy the keys make.
     pub fn trust_policy(&self) -> &TrustPolicy {
         &self.trust
+    }
+
+    /// Where plugins run: in this process (the default) or each in a worker process of its
+    /// own. See [`Isolation`] and `docs/isolation.md`.
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
+    /// Where the plugin `plugin_id` runs, overriding [`HostConfig::isolation`] for it (ids
+    /// compare case-insensitively). The id is read before anything of the plugin runs: from
+    /// `plugin.toml` for a plugin folder, else from the library's descriptor section; a
+    /// library without one is opened in a worker first to learn its id.
+    pub fn plugin_isolation(mut self, plugin_id: &str, isolation: Isolation) -> Self {
+        self.plugin_isolation
+            .insert(plugin_id.to_ascii_lowercase(), isolation);
+        self
+    }
+
+    /// The worker program for out-of-process plugins. By default the host looks, in order,
+    /// at the `PLUGRACK_WORKER` environment variable, for `plugin-worker` next to the running
+    /// executable (and one folder up, where cargo puts binaries beside test executables),
+    /// and on `PATH`. A host that is its own worker (see [`crate::worker::run_if_worker`])
+    /// passes `std::env::current_exe()`.
+    pub fn worker_program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.worker_program = Some(program.into());
+        self
+    }
+
+    /// The isolation for a plugin whose id is known.
+    pub(crate) fn isolation_for(&self, plugin_id: &str) -> &Isolation {
+        self.plugin_isolation
+            .get(&plugin_id.to_ascii_lowercase())
+            .unwrap_or(&self.isolation)
     }
 }

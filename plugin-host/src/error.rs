@@ -14,7 +14,7 @@
 
 use std::{fmt, path::PathBuf};
 
-use crate::{preflight::host_machine, trust::TrustError};
+use crate::{crash::Crash, preflight::host_machine, trust::TrustError};
 
 /// Why a plugin cannot be used, one variant per cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +181,46 @@ pub enum Refusal {
         /// The library's value.
         library: String,
     },
+    /// Out-of-process isolation was asked for, but no worker program was found.
+    WorkerNotFound {
+        /// Where the host looked, in order.
+        searched: Vec<PathBuf>,
+    },
+    /// The worker program speaks another version of the host-worker protocol.
+    WorkerProtocol {
+        /// The program.
+        program: PathBuf,
+        /// The version it speaks.
+        found: u32,
+        /// The version this host speaks.
+        expected: u32,
+    },
+    /// The worker did not finish starting (spawn, handshake, opening the library) in time.
+    WorkerStartTimedOut {
+        /// The limit, in milliseconds.
+        limit_ms: u64,
+    },
+    /// The worker process could not be started or set up.
+    WorkerFailed {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The worker crashed while starting the plugin (opening it, or in `on_load`).
+    WorkerCrashed {
+        /// What it was doing: `start` (opening the library) or `on_load`.
+        during: &'static str,
+        /// How it ended.
+        crash: Crash,
+    },
+    /// The worker crashed too often in a short time; it is not restarted again.
+    CrashLoop {
+        /// The crashes counted.
+        crashes: u32,
+        /// Within this many seconds.
+        window_s: u64,
+        /// The last one.
+        last: Crash,
+    },
 }
 
 /// This host's target name, as `plugin-build` spells it (`amd64`, `386`, `arm-7`, `arm64`).
@@ -231,6 +271,12 @@ impl Refusal {
             Self::Trust(TrustError::BadSignature { .. }) => "bad-signature",
             Self::Trust(_) => "unreadable-signature",
             Self::ChangedWhileReading => "changed-while-reading",
+            Self::WorkerNotFound { .. } => "worker-not-found",
+            Self::WorkerProtocol { .. } => "worker-protocol",
+            Self::WorkerStartTimedOut { .. } => "worker-start-timed-out",
+            Self::WorkerFailed { .. } => "worker-failed",
+            Self::WorkerCrashed { .. } => "worker-crashed",
+            Self::CrashLoop { .. } => "crash-loop",
         }
     }
 
@@ -294,6 +340,21 @@ impl Refusal {
             Self::ChangedWhileReading => {
                 "let the copy finish (`plugin-build deploy` renames a complete file into place); a watching host loads it once it is complete".into()
             }
+            Self::WorkerNotFound { .. } => {
+                "install `plugin-worker` next to the host (`cargo install plugrack-host` installs both), or name it: `HostConfig::worker_program` or PLUGRACK_WORKER".into()
+            }
+            Self::WorkerProtocol { .. } => {
+                "use the plugin-worker built with this host (the same plugrack-host version)".into()
+            }
+            Self::WorkerStartTimedOut { .. } | Self::WorkerFailed { .. } => {
+                "see the plugin's log (the worker's stderr is there); raise `WorkerSettings::start_timeout` if the machine is slow".into()
+            }
+            Self::WorkerCrashed { .. } => {
+                "see the plugin's log (the worker's stderr is there); report it to the plugin's authors".into()
+            }
+            Self::CrashLoop { .. } => {
+                "see the plugin's log; fix or replace the plugin, then deploy it again (a new build is loaded afresh)".into()
+            }
         }
     }
 }
@@ -355,6 +416,25 @@ impl fmt::Display for Refusal {
             ),
             Self::Trust(problem) => write!(f, "{problem}"),
             Self::ChangedWhileReading => f.write_str("the file changed while it was being read (a copy still in progress?)"),
+            Self::WorkerNotFound { searched } => write!(
+                f,
+                "no `plugin-worker` program for out-of-process plugins (looked for {})",
+                searched.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", ")
+            ),
+            Self::WorkerProtocol { program, found, expected } => write!(
+                f,
+                "`{}` speaks worker protocol {found}; this host speaks {expected}",
+                program.display()
+            ),
+            Self::WorkerStartTimedOut { limit_ms } => {
+                write!(f, "the worker did not start within {limit_ms} ms")
+            }
+            Self::WorkerFailed { reason } => write!(f, "the worker failed: {reason}"),
+            Self::WorkerCrashed { during, crash } => write!(f, "the worker crashed in `{during}`: {crash}"),
+            Self::CrashLoop { crashes, window_s, last } => write!(
+                f,
+                "crashed {crashes} times within {window_s} s (last: {last}); not restarted again"
+            ),
         }
     }
 }

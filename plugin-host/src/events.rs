@@ -60,6 +60,14 @@ pub enum PluginEvent {
         /// Its id.
         id: String,
     },
+    /// An out-of-process plugin's worker crashed; `message` says how and whether it is
+    /// restarted or given up (a crash loop leaves the plugin invalid).
+    Crashed {
+        /// Its id.
+        id: String,
+        /// What happened.
+        message: String,
+    },
 }
 
 #[derive(Default)]

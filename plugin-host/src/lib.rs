@@ -30,10 +30,12 @@
 
 mod call;
 mod config;
+mod crash;
 pub mod discovery;
 mod error;
 mod events;
 pub mod extension;
+mod isolation;
 mod loader;
 mod logfile;
 mod manager;
@@ -47,15 +49,19 @@ mod services;
 pub mod trust;
 mod values;
 mod watch;
+mod wire;
+pub mod worker;
 
 pub use call::{CallError, Instance};
 pub use config::HostConfig;
+pub use crash::{signal_name, Crash};
 pub use discovery::Origin;
 pub use error::{host_target_name, LoadError, Refusal};
 pub use events::{MessageEvent, PluginEvent};
 pub use extension::{
     Extension, ExtensionError, ExtensionRefusal, ExtensionReport, ExtensionStatus, LayoutCheck,
 };
+pub use isolation::{Isolation, RestartPolicy, WorkerSettings};
 pub use logfile::{level_variable, LevelFilter};
 pub use manager::PluginManager;
 pub use metrics::{MetricsSnapshot, SAMPLE_EVERY};
@@ -66,6 +72,6 @@ pub use plugrack_descriptor::manifest;
 pub use plugrack_descriptor::section;
 pub use plugrack_extension::{ExtensionHandle, ExtensionPoint};
 pub use precheck::{precheck, Prechecked};
-pub use report::{PluginInfo, PluginReport, PluginStatus};
+pub use report::{PluginInfo, PluginReport, PluginStatus, WorkerReport};
 pub use values::{RawValues, Request, Response, Route, User, Values};
 pub use watch::{watch, Watcher};

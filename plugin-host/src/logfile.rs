@@ -91,6 +91,31 @@ impl PluginLog {
         }
     }
 
+    /// The most detailed level that can be kept: the plugin's level, and without a log
+    /// file also the host logger's maximum. A worker filters records with it before sending.
+    pub fn effective_level(&self) -> LevelFilter {
+        match &self.sink {
+            Some(_) => self.level,
+            None => self.level.min(log::max_level()),
+        }
+    }
+
+    /// A line the plugin's worker process wrote to its stderr. Kept whatever the level:
+    /// it is what explains a crash.
+    pub fn stderr(&self, line: &str) {
+        let Some(sink) = &self.sink else {
+            log::logger().log(
+                &log::Record::builder()
+                    .level(log::Level::Warn)
+                    .target(&self.target)
+                    .args(format_args!("stderr: {line}"))
+                    .build(),
+            );
+            return;
+        };
+        self.write_line("STDERR", line, sink);
+    }
+
     pub fn log(&self, level: log::Level, message: &str) {
         if !self.enabled(level) {
             return;
@@ -105,6 +130,10 @@ impl PluginLog {
             );
             return;
         };
+        self.write_line(level.as_str(), message, sink);
+    }
+
+    fn write_line(&self, level: &str, message: &str, sink: &Mutex<Sink>) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();

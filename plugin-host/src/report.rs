@@ -53,8 +53,16 @@ pub enum PluginStatus {
         /// Why.
         reason: String,
     },
-    /// Refused; the error says why and what to do.
+    /// Refused; the error says why and what to do. Also where an out-of-process plugin ends
+    /// up after a crash loop.
     Invalid(LoadError),
+    /// Its worker process crashed and is being started again (out-of-process plugins);
+    /// calls wait for the new worker. The reason names the crash and the last lines the
+    /// worker wrote to stderr.
+    Crashed {
+        /// What happened.
+        reason: String,
+    },
     /// Not a plugin (a hidden file, a file without `.so`, a folder without `plugin.toml`).
     Skipped {
         /// Why it was passed over.
@@ -63,12 +71,13 @@ pub enum PluginStatus {
 }
 
 impl PluginStatus {
-    /// `active`, `disabled`, `invalid` or `skipped`.
+    /// `active`, `disabled`, `invalid`, `crashed` or `skipped`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Disabled { .. } => "disabled",
             Self::Invalid(_) => "invalid",
+            Self::Crashed { .. } => "crashed",
             Self::Skipped { .. } => "skipped",
         }
     }
@@ -80,6 +89,7 @@ impl fmt::Display for PluginStatus {
             Self::Active => f.write_str("active"),
             Self::Disabled { reason } => write!(f, "disabled: {reason}"),
             Self::Invalid(error) => write!(f, "invalid: {}", error.refusal),
+            Self::Crashed { reason } => write!(f, "crashed: {reason}"),
             Self::Skipped { reason } => write!(f, "skipped: {reason}"),
         }
     }
@@ -108,6 +118,21 @@ pub struct PluginReport {
     /// The host-defined extension points the plugin lists, each with the host's verdict
     /// (empty for plugins that list none, and for plugins built against plugrack-api 1.0).
     pub extensions: Vec<ExtensionReport>,
+    /// Where it runs: `in-process`, or `process` (a worker of its own).
+    pub isolation: &'static str,
+    /// Its worker process, for an out-of-process plugin.
+    pub worker: Option<WorkerReport>,
+}
+
+/// An out-of-process plugin's worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkerReport {
+    /// The running worker's process id (`None` while it is being restarted).
+    pub pid: Option<u32>,
+    /// How many times it was restarted after a crash.
+    pub restarts: u32,
+    /// What the worker could confine (for example `no_new_privs, landlock fully enforced`).
+    pub confinement: String,
 }
 
 impl PluginReport {

@@ -57,6 +57,11 @@ impl BoundServices {
         }
     }
 
+    /// The plugin's log.
+    pub fn log(&self) -> &Arc<PluginLog> {
+        &self.log
+    }
+
     pub fn into_abi(self) -> HostServicesBox {
         HostServices_TO::from_value(self, TD_Opaque)
     }

@@ -19,6 +19,8 @@ pub struct ExamplePlugins {
     pub showcase: PathBuf,
     /// `examples/panicky`: panics in every entry point.
     pub panicky: PathBuf,
+    /// `examples/crashy`: crashes on purpose (only ever loaded in a worker process).
+    pub crashy: PathBuf,
     /// `plugin-template`.
     pub template: PathBuf,
     /// `examples/bench-plugin`.
@@ -48,6 +50,7 @@ pub fn example_plugins() -> &'static ExamplePlugins {
         for package in [
             "showcase",
             "panicky",
+            "crashy",
             "plugin-template",
             "bench-plugin",
             "not-a-plugin",
@@ -60,6 +63,7 @@ pub fn example_plugins() -> &'static ExamplePlugins {
         ExamplePlugins {
             showcase: debug.join("libshowcase.so"),
             panicky: debug.join("libpanicky.so"),
+            crashy: debug.join("libcrashy.so"),
             template: debug.join("libplugin_template.so"),
             bench: debug.join("libbench_plugin.so"),
             not_a_plugin: debug.join("libnot_a_plugin.so"),

@@ -43,6 +43,8 @@ pub struct Artifacts {
     pub showcase: PathBuf,
     /// `examples/panicky`: panics in every entry point.
     pub panicky: PathBuf,
+    /// `examples/crashy`: crashes on purpose (only ever loaded in a worker process).
+    pub crashy: PathBuf,
     /// `plugin-template`.
     pub template: PathBuf,
     /// `examples/bench-plugin`.
@@ -51,6 +53,8 @@ pub struct Artifacts {
     pub not_a_plugin: PathBuf,
     /// The `plugin-host` command-line tool.
     pub plugin_host_bin: PathBuf,
+    /// The `plugin-worker` program out-of-process plugins run in (beside `plugin-host`).
+    pub plugin_worker_bin: PathBuf,
     /// The showcase plugin built for `aarch64-unknown-linux-gnu`.
     pub showcase_aarch64: PathBuf,
     /// The showcase plugin built for `armv7-unknown-linux-gnueabihf`.
@@ -101,6 +105,8 @@ fn build_all() -> Artifacts {
             "plugrack-host",
             "--bin",
             "plugin-host",
+            "--bin",
+            "plugin-worker",
             "-p",
             "text-pipeline",
             "--bin",
@@ -117,7 +123,7 @@ fn build_all() -> Artifacts {
         .arg(&target);
     run(
         cmd,
-        "the plugin-host tool, plugin-build, the text-pipeline host and its title-case plugin",
+        "the plugin-host and plugin-worker programs, plugin-build, the text-pipeline host and its title-case plugin",
     );
     let debug = target.join("debug");
 
@@ -208,10 +214,12 @@ fn build_all() -> Artifacts {
     Artifacts {
         showcase: examples.showcase.clone(),
         panicky: examples.panicky.clone(),
+        crashy: examples.crashy.clone(),
         template: examples.template.clone(),
         bench: examples.bench.clone(),
         not_a_plugin: examples.not_a_plugin.clone(),
         plugin_host_bin: debug.join("plugin-host"),
+        plugin_worker_bin: debug.join("plugin-worker"),
         showcase_aarch64: target.join("aarch64-unknown-linux-gnu/debug/libshowcase.so"),
         showcase_armv7: target.join("armv7-unknown-linux-gnueabihf/debug/libshowcase.so"),
         showcase_i686: target.join("i686-unknown-linux-gnu/debug/libshowcase.so"),

@@ -13,7 +13,8 @@ use std::{
 
 use clap::{CommandFactory, Parser, Subcommand};
 use plugrack_host::{
-    CallError, HostConfig, PluginEvent, PluginManager, PluginReport, User, Value, Values,
+    CallError, HostConfig, Isolation, PluginEvent, PluginManager, PluginReport, User, Value,
+    Values, WorkerSettings,
 };
 
 #[path = "plugin-host/shell.rs"]
@@ -61,6 +62,25 @@ struct Common {
     /// Write JSON to stdout instead of text.
     #[arg(long)]
     json: bool,
+    /// Where plugins run: in this process, or each in a worker process of its own (a crash
+    /// is the worker's, unloading frees its memory; a call costs a round trip).
+    #[arg(long, value_enum, value_name = "WHERE", default_value = "in-process")]
+    isolation: IsolationArg,
+    /// With `--isolation process`: how long one call may take before the worker is killed
+    /// and restarted, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    call_timeout_ms: u64,
+    /// With `--isolation process`: each worker's address-space limit in MiB (0: none).
+    #[arg(long, value_name = "MIB", default_value_t = 4096)]
+    memory_limit_mib: u64,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum IsolationArg {
+    /// In the host's process.
+    InProcess,
+    /// Each plugin in a worker process.
+    Process,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +201,14 @@ fn manager(common: &Common) -> Result<PluginManager, plugrack_host::trust::KeyEr
     for file in &common.trusted_key {
         config = config.trusted_key(plugrack_host::trust::TrustedKey::from_file(file)?);
     }
+    if let IsolationArg::Process = common.isolation {
+        let limit = (common.memory_limit_mib > 0).then_some(common.memory_limit_mib << 20);
+        config = config.isolation(Isolation::Process(
+            WorkerSettings::default()
+                .call_timeout(Duration::from_millis(common.call_timeout_ms))
+                .address_space(limit),
+        ));
+    }
     Ok(PluginManager::new(config))
 }
 
@@ -208,6 +236,8 @@ fn report_json(report: &PluginReport) -> serde_json::Value {
         "load_time_ms": report.load_time.map(|d| d.as_secs_f64() * 1000.0),
         "metrics": report.metrics,
         "extensions": report.extensions,
+        "isolation": report.isolation,
+        "worker": report.worker,
         "error": report.error().map(|e| serde_json::json!({
             "code": e.refusal.code(),
             "message": e.to_string(),
@@ -456,6 +486,9 @@ fn event_json(event: &PluginEvent) -> serde_json::Value {
             serde_json::json!({"event": "reload-refused", "id": id, "message": message})
         }
         PluginEvent::Unloaded { id } => serde_json::json!({"event": "unloaded", "id": id}),
+        PluginEvent::Crashed { id, message } => {
+            serde_json::json!({"event": "crashed", "id": id, "message": message})
+        }
     }
 }
 
@@ -504,6 +537,7 @@ fn watch(common: &Common, seconds: Option<u64>) -> std::io::Result<ExitCode> {
                 PluginEvent::ReloadRefused { id, message } => {
                     writeln!(out, "kept      {id}: {message}")?
                 }
+                PluginEvent::Crashed { id, message } => writeln!(out, "crashed   {id}: {message}")?,
             }
         }
         out.flush()?;

@@ -98,22 +98,12 @@ impl PluginManager {
             .runner
             .new_instance(user, services)
             .map_err(|failure| {
-                let error = match failure {
-                    Failure::Plugin(error) => error,
-                    Failure::TimedOut => plugrack_api::PluginError::new(
-                        plugrack_api::ErrorKind::FAILED,
-                        "did not return within its time limit",
-                    ),
-                };
-                if error.kind == plugrack_api::ErrorKind::PANICKED {
+                if matches!(&failure, Failure::Plugin(e) if e.kind == plugrack_api::ErrorKind::PANICKED)
+                {
                     loaded.metrics.panics.fetch_add(1, Ordering::Relaxed);
                 }
                 loaded.metrics.errors.fetch_add(1, Ordering::Relaxed);
-                CallError::Plugin {
-                    id: plugin_id.clone(),
-                    operation: "new_instance",
-                    error,
-                }
+                failure.into_call_error(&plugin_id, "new_instance")
             })?;
         Ok(Instance {
             inner: Arc::new(InstanceInner {

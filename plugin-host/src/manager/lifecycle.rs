@@ -135,11 +135,6 @@ impl PluginManager {
         let id = loaded.info.id.clone();
         match loaded.runner.stop(Some(self.config.lifecycle_timeout)) {
             Ok(()) => Ok(()),
-            Err(Failure::Plugin(error)) => Err(CallError::Plugin {
-                id,
-                operation: "on_unload",
-                error,
-            }),
             Err(Failure::TimedOut) => Err(CallError::Plugin {
                 id,
                 operation: "on_unload",
@@ -148,6 +143,7 @@ impl PluginManager {
                     "did not return within the lifecycle time limit",
                 ),
             }),
+            Err(failure) => Err(failure.into_call_error(&id, "on_unload")),
         }
     }
 
@@ -182,16 +178,9 @@ impl PluginManager {
                     }
                 }
                 drop(instances);
-                if let Err(Failure::Plugin(error)) = old.runner.stop(None) {
+                if let Err(failure) = old.runner.stop(None) {
                     let id = old.info.id.clone();
-                    warnings.report(
-                        &id,
-                        &CallError::Plugin {
-                            id: id.clone(),
-                            operation: "on_unload",
-                            error,
-                        },
-                    );
+                    warnings.report(&id, &failure.into_call_error(&id, "on_unload"));
                 }
             });
         if let Err(e) = spawned {

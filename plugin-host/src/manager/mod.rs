@@ -33,7 +33,7 @@ use crate::{
     logfile::PluginLog,
     metrics::Metrics,
     report::{PluginInfo, PluginReport, PluginStatus},
-    runner::Runner,
+    runner::{Health, Runner},
     services::{Shared, Storage},
 };
 
@@ -124,7 +124,7 @@ pub struct PluginManager {
     config: HostConfig,
     shared: Arc<Shared>,
     state: RwLock<Vec<Entry>>,
-    subscribers: Subscribers,
+    subscribers: Arc<Subscribers>,
     private: PrivateDir,
     generation: AtomicU64,
     unload_warnings: UnloadWarnings,
@@ -175,7 +175,7 @@ impl PluginManager {
             config,
             shared,
             state: RwLock::default(),
-            subscribers: Subscribers::default(),
+            subscribers: Arc::default(),
             private,
             generation: AtomicU64::new(0),
             unload_warnings: UnloadWarnings::default(),
@@ -283,13 +283,19 @@ impl PluginManager {
                     source: path.to_owned(),
                     message: error.to_string(),
                 });
+                // A worker's last words explain its crash; abi_stable's reports stay in
+                // `detail` only (they run to hundreds of lines).
+                let messages = match (&error.refusal, &error.detail) {
+                    (Refusal::WorkerCrashed { .. }, Some(words)) => vec![words.clone()],
+                    _ => vec![],
+                };
                 Entry {
                     refused_stamp: None,
                     source: path.to_owned(),
                     origin,
                     status: PluginStatus::Invalid(*error),
                     loaded: None,
-                    messages: vec![],
+                    messages,
                 }
             }
         };
@@ -316,18 +322,34 @@ impl PluginManager {
 
     fn report(entry: &Entry) -> PluginReport {
         let loaded = entry.loaded.as_ref();
+        // Where it runs may have news: a worker that crashed is restarting, or gave up.
+        let status = match (&entry.status, loaded.map(|l| l.runner.health())) {
+            (PluginStatus::Active, Some(Health::Restarting { reason })) => {
+                PluginStatus::Crashed { reason }
+            }
+            (PluginStatus::Active | PluginStatus::Disabled { .. }, Some(Health::GaveUp(error))) => {
+                PluginStatus::Invalid(error)
+            }
+            (status, _) => status.clone(),
+        };
+        let mut messages = entry.messages.clone();
+        if let Some(loaded) = loaded {
+            messages.extend(loaded.runner.notes());
+        }
         PluginReport {
             path: entry.source.clone(),
             origin: entry.origin,
             info: loaded.map(|l| l.info.clone()),
-            status: entry.status.clone(),
-            messages: entry.messages.clone(),
+            status,
+            messages,
             load_time: loaded.map(|l| l.load_time),
             loaded_at: loaded.map(|l| l.loaded_at),
             extensions: loaded
                 .map(|l| l.extensions.iter().map(|e| e.report.clone()).collect())
                 .unwrap_or_default(),
             metrics: loaded.map(|l| l.metrics.snapshot()).unwrap_or_default(),
+            isolation: loaded.map_or("-", |l| l.runner.isolation()),
+            worker: loaded.and_then(|l| l.runner.worker()),
         }
     }
 
@@ -359,10 +381,14 @@ impl PluginManager {
             .find(|e| e.has_id(id))
             .ok_or_else(|| CallError::NotFound { id: id.into() })?;
         let loaded = entry.loaded.clone().expect("found by loaded id");
-        match &entry.status {
-            PluginStatus::Disabled { reason } => Err(CallError::NotActive {
+        match (&entry.status, loaded.runner.health()) {
+            (PluginStatus::Disabled { reason }, _) => Err(CallError::NotActive {
                 id: loaded.info.id.clone(),
                 reason: reason.clone(),
+            }),
+            (_, Health::GaveUp(error)) => Err(CallError::NotActive {
+                id: loaded.info.id.clone(),
+                reason: error.refusal.to_string(),
             }),
             _ => Ok(loaded),
         }

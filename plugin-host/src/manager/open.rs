@@ -16,10 +16,11 @@ use super::{stamp_of, Loaded, PluginManager};
 use crate::{
     error::{LoadError, Refusal},
     extension,
+    isolation::Isolation,
     loader::HostFacts,
     logfile::{self, PluginLog},
     precheck,
-    runner::{self, Failure},
+    runner::{self, Failure, OpenContext, PrivateCopy},
     services::BoundServices,
 };
 
@@ -32,7 +33,6 @@ impl PluginManager {
         replacing: Option<&str>,
     ) -> Result<Arc<Loaded>, Box<LoadError>> {
         let started = Instant::now();
-        let fail = |refusal: Refusal| Box::new(LoadError::new(path, refusal));
         let precheck::Prechecked {
             library,
             bytes,
@@ -59,33 +59,43 @@ impl PluginManager {
                 ));
             }
         }
-        // Load a private copy: the dynamic loader shares one library per file, and a file
-        // overwritten in place while mapped crashes the process. A copy is never touched.
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-        let name = library
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let copy = self.private.path().join(format!("{generation}-{name}"));
-        fs::write(&copy, &bytes).map_err(|e| {
-            fail(Refusal::Unreadable {
-                reason: format!("cannot copy it to {}: {e}", copy.display()),
-            })
-        })?;
         // Names this content in the extension layout-check cache.
         let library_hash = extension::library_hash(&bytes);
+        // Where it runs is chosen before anything of it runs, by its id where that can be
+        // read without loading it: from plugin.toml, or from the descriptor section.
+        let known_id = manifest
+            .as_ref()
+            .map(|m| m.plugin.id.clone())
+            .or_else(|| section.as_ref().map(|section| section.id.clone()));
+        let (isolation, probing) = match &known_id {
+            Some(id) => (self.config.isolation_for(id).clone(), false),
+            None if self
+                .config
+                .plugin_isolation
+                .values()
+                .any(|i| i != &self.config.isolation) =>
+            {
+                // Rules per id, and no id to read: learn it in a worker, where a crash in
+                // the library's constructors harms nothing.
+                let probe = std::iter::once(&self.config.isolation)
+                    .chain(self.config.plugin_isolation.values())
+                    .find(|i| matches!(i, Isolation::Process(_)))
+                    .cloned()
+                    .unwrap_or_else(Isolation::process);
+                (probe, true)
+            }
+            None => (self.config.isolation.clone(), false),
+        };
+        let mut opened = self.open_copy(path, &library, &bytes, known_id.as_deref(), &isolation)?;
+        if probing {
+            let wanted = self.config.isolation_for(&opened.info.id).clone();
+            if wanted != isolation {
+                let id = opened.info.id.clone();
+                drop(opened);
+                opened = self.open_copy(path, &library, &bytes, Some(&id), &wanted)?;
+            }
+        }
         drop(bytes);
-
-        let opened_result = runner::open(
-            &copy,
-            path,
-            &HostFacts {
-                host_version: &self.config.host_version,
-            },
-        );
-        // The mapping keeps the data; the name is not needed once the library is open.
-        let _ = fs::remove_file(&copy);
-        let opened = opened_result?;
         let id = opened.info.id.clone();
         let with_id = |refusal: Refusal| Box::new(LoadError::new(path, refusal).with_id(&id));
         if let Some(section) = &section {
@@ -145,6 +155,20 @@ impl PluginManager {
                     message: error.message.into(),
                 }))
             }
+            Err(Failure::Crashed(crash)) => {
+                let mut error = with_id(Refusal::WorkerCrashed {
+                    during: "on_load",
+                    crash,
+                });
+                let words = opened.runner.last_words();
+                if !words.is_empty() {
+                    error.detail = Some(format!("last stderr:\n  {}", words.join("\n  ")));
+                }
+                return Err(error);
+            }
+            Err(Failure::Unavailable(reason)) => {
+                return Err(with_id(Refusal::WorkerFailed { reason }))
+            }
             Ok(()) => {}
         }
         // Extensions are checked and created only now: the library is open (abi_stable's
@@ -170,6 +194,50 @@ impl PluginManager {
             load_time: started.elapsed(),
             loaded_at: SystemTime::now(),
         }))
+    }
+
+    /// Writes a private copy of `bytes` and opens it where `isolation` says. The dynamic
+    /// loader shares one library per file, and a file overwritten in place while mapped
+    /// crashes the process: a copy is never touched.
+    fn open_copy(
+        &self,
+        path: &Path,
+        library: &Path,
+        bytes: &[u8],
+        id: Option<&str>,
+        isolation: &Isolation,
+    ) -> Result<runner::Opened, Box<LoadError>> {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let name = library
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let copy = self.private.path().join(format!("{generation}-{name}"));
+        fs::write(&copy, bytes).map_err(|e| {
+            Box::new(LoadError::new(
+                path,
+                Refusal::Unreadable {
+                    reason: format!("cannot copy it to {}: {e}", copy.display()),
+                },
+            ))
+        })?;
+        let copy = PrivateCopy(copy);
+        // A worker may write one folder: its own under the storage folder when both are
+        // known (apart from the plugin's storage files, which the host writes), else a
+        // fresh one beside the private copies.
+        let data_dir = match (&self.config.storage_dir, id) {
+            (Some(storage), Some(id)) => storage.join(".workers").join(id),
+            _ => self.private.path().join(format!("{generation}-data")),
+        };
+        let context = OpenContext {
+            host: HostFacts {
+                host_version: &self.config.host_version,
+            },
+            subscribers: Arc::clone(&self.subscribers),
+            worker_program: self.config.worker_program.as_deref(),
+            data_dir,
+        };
+        runner::open(copy, path, isolation, &context)
     }
 
     pub(super) fn log_level(&self, id: &str) -> logfile::LevelFilter {

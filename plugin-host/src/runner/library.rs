@@ -11,7 +11,7 @@ use plugrack_api::{
     PluginModuleRef, RouteSpec,
 };
 
-use super::{limit::run_with_limit, Callee, Failure, InstanceCalls, Opened, Runner};
+use super::{limit::run_with_limit, Callee, Failure, InstanceCalls, Opened, PrivateCopy, Runner};
 use crate::{
     error::LoadError,
     loader::{self, HostFacts},
@@ -21,11 +21,14 @@ use crate::{
 
 /// Opens `library` in this process.
 pub(crate) fn open(
-    library: &Path,
+    copy: PrivateCopy,
     path: &Path,
     host: &HostFacts<'_>,
 ) -> Result<Opened, Box<LoadError>> {
-    let opened = loader::open(library, path, host)?;
+    let opened = loader::open(&copy.0, path, host);
+    // The mapping keeps the data; the name is not needed once the library is open.
+    drop(copy);
+    let opened = opened?;
     Ok(Opened {
         runner: Box::new(LibraryRunner {
             module: opened.module,
@@ -73,6 +76,10 @@ impl Runner for LibraryRunner {
 
     fn module(&self) -> Option<PluginModuleRef> {
         Some(self.module)
+    }
+
+    fn isolation(&self) -> &'static str {
+        "in-process"
     }
 }
 

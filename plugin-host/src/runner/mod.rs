@@ -11,10 +11,15 @@
 //!   implementations, so a call is one predictable `match`, with no virtual call, lock or
 //!   allocation added on the way to the plugin.
 //!
-//! The first implementation is [`library`]: the plugin's shared library opened in this
-//! process, its entry points called through abi_stable's vtables.
+//! The implementations: [`library`], the plugin's shared library opened in this process,
+//! its entry points called through abi_stable's vtables; and [`process`], the same file
+//! opened by a worker process of its own, its entry points called over a socket pair.
 
-use std::{path::Path, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use plugrack_api::{
     abi_stable::std_types::{RResult, RString, RVec},
@@ -22,11 +27,19 @@ use plugrack_api::{
 };
 
 use crate::{
-    error::LoadError, loader::HostFacts, report::PluginInfo, services::BoundServices, values::User,
+    crash::Crash,
+    error::LoadError,
+    events::Subscribers,
+    isolation::Isolation,
+    loader::HostFacts,
+    report::{PluginInfo, WorkerReport},
+    services::BoundServices,
+    values::User,
 };
 
 pub(crate) mod library;
 mod limit;
+pub(crate) mod process;
 
 /// Why an entry point did not return a value.
 #[derive(Debug)]
@@ -35,6 +48,21 @@ pub(crate) enum Failure {
     Plugin(PluginError),
     /// It did not return within the time limit it was given.
     TimedOut,
+    /// The process it ran in crashed.
+    Crashed(Crash),
+    /// It cannot be called any more (it crashed too often, or was unloaded).
+    Unavailable(String),
+}
+
+/// How a loaded plugin is doing where it runs.
+#[derive(Debug, Clone)]
+pub(crate) enum Health {
+    /// Running.
+    Running,
+    /// It crashed and is being started again.
+    Restarting { reason: String },
+    /// It crashed too often and is not started again.
+    GaveUp(LoadError),
 }
 
 /// One loaded plugin, wherever it runs. Every method may be called from any thread.
@@ -48,13 +76,36 @@ pub(crate) trait Runner: Send + Sync {
     /// Creates the instance for `user`, with services bound to that user.
     fn new_instance(&self, user: &User, services: BoundServices) -> Result<Callee, Failure>;
 
-    /// Runs `on_unload`, waiting at most `limit` when one is given. The caller has disabled
-    /// and released the instances first.
+    /// Runs `on_unload`, waiting at most `limit` when one is given, and lets go of the
+    /// plugin. The caller has disabled and released the instances first.
     fn stop(&self, limit: Option<Duration>) -> Result<(), Failure>;
 
     /// The root module, when the library is mapped into this process (for callers that go
     /// straight through its vtables); `None` where the plugin runs elsewhere.
     fn module(&self) -> Option<PluginModuleRef>;
+
+    /// How it is doing (always running in process: a crash there is the host's).
+    fn health(&self) -> Health {
+        Health::Running
+    }
+
+    /// Notes for the plugin's report (crashes and restarts), oldest first.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The worker process, where there is one.
+    fn worker(&self) -> Option<WorkerReport> {
+        None
+    }
+
+    /// The last lines its worker wrote to stderr (the telling ones first), where it has one.
+    fn last_words(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// `in-process` or `process`.
+    fn isolation(&self) -> &'static str;
 }
 
 /// A plugin that passed every check up to `on_load`, and its descriptor.
@@ -63,14 +114,39 @@ pub(crate) struct Opened {
     pub info: PluginInfo,
 }
 
-/// Opens the private copy `library` of the plugin at `path` (the file or folder the user
-/// put in the plugins folder, which errors name).
+/// A private copy of a plugin file, removed when dropped: right after `dlopen` in process
+/// (the mapping keeps the data), with the worker in a worker (a restart opens it again).
+pub(crate) struct PrivateCopy(pub PathBuf);
+
+impl Drop for PrivateCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// What opening a plugin needs besides the file.
+pub(crate) struct OpenContext<'a> {
+    pub host: HostFacts<'a>,
+    /// Where events about the plugin go (a worker's crashes).
+    pub subscribers: Arc<Subscribers>,
+    /// The configured worker program, if any.
+    pub worker_program: Option<&'a Path>,
+    /// The folder a worker may write.
+    pub data_dir: PathBuf,
+}
+
+/// Opens the private copy of the plugin at `path` (the file or folder the user put in the
+/// plugins folder, which errors name) where `isolation` says.
 pub(crate) fn open(
-    library: &Path,
+    copy: PrivateCopy,
     path: &Path,
-    host: &HostFacts<'_>,
+    isolation: &Isolation,
+    context: &OpenContext<'_>,
 ) -> Result<Opened, Box<LoadError>> {
-    library::open(library, path, host)
+    match isolation {
+        Isolation::InProcess => library::open(copy, path, &context.host),
+        Isolation::Process(settings) => process::open(copy, path, settings, context),
+    }
 }
 
 /// One instance's entry points, as every place a plugin can run implements them, with the
@@ -132,6 +208,8 @@ impl From<PluginError> for Failure {
 pub(crate) enum Callee {
     /// In this process.
     Library(library::LibraryInstance),
+    /// In the plugin's worker process.
+    Worker(process::WorkerInstance),
 }
 
 /// `with_callee!(callee, |instance| body)`: runs `body` with `instance` bound to the
@@ -141,6 +219,7 @@ macro_rules! with_callee {
     ($callee:expr, |$instance:ident| $body:expr) => {
         match $callee {
             $crate::runner::Callee::Library($instance) => $body,
+            $crate::runner::Callee::Worker($instance) => $body,
         }
     };
 }

@@ -1,0 +1,499 @@
+//! One connection, many threads: requests from any number of threads are multiplexed over
+//! one socket, each with its own id, and nobody waits behind a lock for somebody else's
+//! reply.
+//!
+//! Reading follows the leader/follower pattern. A thread that has sent a request and finds
+//! nobody reading becomes the reader itself (the *leader*): it reads frames until its own
+//! reply arrives, hands other threads' replies to them on the way (waking each), and on
+//! leaving passes the read token to a waiting thread. A lone caller therefore reads its own
+//! reply with no other thread involved: one wake-up each way, as in a bare ping-pong. Only
+//! when several calls overlap does a reply travel through another thread.
+//!
+//! Incoming requests and notices (the peer calling us) go to a [`Handler`]: handled by the
+//! reading thread itself where they are quick (the host answering a plugin's service call),
+//! or, in a worker, handed out: the reader gives up the token, promotes another thread to
+//! read, and serves the request (see [`Conn::serve`]).
+
+use std::{
+    collections::HashMap,
+    os::fd::{AsFd, OwnedFd},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
+    thread::{self, Thread, ThreadId},
+    time::{Duration, Instant},
+};
+
+use super::frame::{self, Frame, ReadBuf, ReadError, NOTICE, REPLY, REQUEST};
+
+/// Why a request got no reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ConnError {
+    /// The deadline passed.
+    TimedOut,
+    /// The connection is gone (the peer exited or was killed) and the request may have
+    /// reached the peer.
+    Closed(String),
+    /// The connection was gone before the request could be sent: the peer never saw it.
+    Unsent(String),
+}
+
+/// What the connection does with the peer's requests and notices.
+pub(crate) trait Handler: Send + Sync {
+    /// A request (`frame.kind == REQUEST`, answer it with [`Conn::reply`]) or a notice.
+    fn handle(&self, conn: &Arc<Conn>, frame: Frame);
+
+    /// Called by a serving thread that is about to handle a request when no other thread
+    /// is left to read: start one (a worker's pool grows here).
+    fn need_reader(&self, _conn: &Arc<Conn>) {}
+}
+
+struct Waiter {
+    thread: Thread,
+    reply: Option<Vec<u8>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The thread holding the read token.
+    reader: Option<ThreadId>,
+    /// Requests awaiting their reply.
+    waiters: HashMap<u64, Waiter>,
+    /// Threads waiting only for the read token, to serve the peer's requests.
+    idle: Vec<Thread>,
+    /// Set once the connection is gone, with the reason.
+    closed: Option<String>,
+}
+
+/// A connection: see the module documentation.
+pub(crate) struct Conn {
+    socket: OwnedFd,
+    /// Whether the peer's requests are handled by the reading thread itself (quick ones),
+    /// or handed to a serving thread while another one reads (see [`Conn::serve`]).
+    inline_requests: bool,
+    handler: Arc<dyn Handler>,
+    write: Mutex<Vec<u8>>,
+    read: Mutex<ReadBuf>,
+    state: Mutex<State>,
+    next_id: AtomicU64,
+    /// Nanoseconds since `epoch` of the last request sent.
+    last_request: AtomicU64,
+    epoch: Instant,
+}
+
+fn unpoison<T>(e: std::sync::PoisonError<T>) -> T {
+    e.into_inner()
+}
+
+/// What the reading thread came back with.
+enum Lead {
+    /// The reply it waited for.
+    Mine(Vec<u8>),
+    /// A request to serve (only with `inline_requests == false`).
+    Incoming(Frame),
+    /// It delivered a reply to another thread (only when reading while idle).
+    Delivered,
+}
+
+impl Conn {
+    pub fn new(socket: OwnedFd, handler: Arc<dyn Handler>, inline_requests: bool) -> Arc<Self> {
+        Arc::new(Self {
+            socket,
+            inline_requests,
+            handler,
+            write: Mutex::default(),
+            read: Mutex::default(),
+            state: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            last_request: AtomicU64::new(0),
+            epoch: Instant::now(),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(unpoison)
+    }
+
+    /// The reason the connection is gone, if it is.
+    pub fn closed(&self) -> Option<String> {
+        self.state().closed.clone()
+    }
+
+    /// Sends one frame.
+    fn send<T: serde::Serialize>(&self, kind: u8, id: u64, body: &T) -> Result<(), ConnError> {
+        let mut out = self.write.lock().unwrap_or_else(unpoison);
+        out.clear();
+        frame::encode(&mut out, kind, id, body)
+            .map_err(|e| ConnError::Closed(format!("cannot encode a message: {e}")))?;
+        frame::send_all(self.socket.as_fd(), &out).map_err(|e| {
+            let reason = format!("writing to the connection: {e}");
+            self.close(&reason);
+            ConnError::Closed(reason)
+        })
+    }
+
+    /// Sends a notice (no reply).
+    pub fn notify<T: serde::Serialize>(&self, body: &T) -> Result<(), ConnError> {
+        if let Some(reason) = self.closed() {
+            return Err(ConnError::Closed(reason));
+        }
+        self.send(NOTICE, 0, body)
+    }
+
+    /// Answers request `id`.
+    pub fn reply<T: serde::Serialize>(&self, id: u64, body: &T) -> Result<(), ConnError> {
+        self.send(REPLY, id, body)
+    }
+
+    /// Sends a request and waits for its reply until `deadline`, reading it itself when no
+    /// other thread is reading. Returns the reply's body.
+    pub fn call<T: serde::Serialize>(
+        self: &Arc<Self>,
+        body: &T,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, ConnError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let me = thread::current();
+        {
+            let mut state = self.state();
+            if let Some(reason) = &state.closed {
+                return Err(ConnError::Unsent(reason.clone()));
+            }
+            state.waiters.insert(
+                id,
+                Waiter {
+                    thread: me.clone(),
+                    reply: None,
+                },
+            );
+        }
+        self.last_request
+            .store(self.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if let Err(e) = self.send(REQUEST, id, body) {
+            self.state().waiters.remove(&id);
+            return Err(match e {
+                ConnError::Closed(reason) => ConnError::Unsent(reason),
+                other => other,
+            });
+        }
+        loop {
+            let mut state = self.state();
+            if let Some(reply) = state.waiters.get_mut(&id).and_then(|w| w.reply.take()) {
+                state.waiters.remove(&id);
+                return Ok(reply);
+            }
+            if let Some(reason) = &state.closed {
+                let reason = reason.clone();
+                state.waiters.remove(&id);
+                return Err(ConnError::Closed(reason));
+            }
+            match state.reader {
+                None => {
+                    state.reader = Some(me.id());
+                    drop(state);
+                    let led = self.lead(Some(id), deadline);
+                    // Our own entry goes first, so the token passes to a thread that still
+                    // waits, never back to us.
+                    let result = self.finish_lead(id, led);
+                    self.release_token();
+                    return result;
+                }
+                // A nested call from the reading thread (a service handler calling back):
+                // it keeps the token and reads on.
+                Some(reader) if reader == me.id() => {
+                    drop(state);
+                    let led = self.lead(Some(id), deadline);
+                    return self.finish_lead(id, led);
+                }
+                Some(_) => {
+                    drop(state);
+                    match deadline {
+                        None => thread::park(),
+                        Some(deadline) => {
+                            let left = deadline.saturating_duration_since(Instant::now());
+                            if left.is_zero() {
+                                let mut state = self.state();
+                                if let Some(reply) = state.waiters.remove(&id).and_then(|w| w.reply)
+                                {
+                                    return Ok(reply);
+                                }
+                                return Err(ConnError::TimedOut);
+                            }
+                            thread::park_timeout(left);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish_lead(&self, id: u64, led: Result<Lead, ConnError>) -> Result<Vec<u8>, ConnError> {
+        match led {
+            Ok(Lead::Mine(reply)) => {
+                self.state().waiters.remove(&id);
+                Ok(reply)
+            }
+            Ok(Lead::Incoming(_) | Lead::Delivered) => {
+                unreachable!("a caller's read loop returns with its reply or an error")
+            }
+            Err(e) => {
+                let mut state = self.state();
+                // The reply may have been delivered before the error (by an earlier leader).
+                match state.waiters.remove(&id).and_then(|w| w.reply) {
+                    Some(reply) => Ok(reply),
+                    None => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Reads frames as the token holder until `mine` arrives (or, without `mine`, until a
+    /// request to serve or a delivered reply when reading while idle).
+    fn lead(
+        self: &Arc<Self>,
+        mine: Option<u64>,
+        deadline: Option<Instant>,
+    ) -> Result<Lead, ConnError> {
+        loop {
+            let frame = {
+                let mut read = self.read.lock().unwrap_or_else(unpoison);
+                read.next(self.socket.as_fd(), deadline)
+            };
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(ReadError::TimedOut) => return Err(ConnError::TimedOut),
+                Err(ReadError::Closed(reason)) => {
+                    self.close(&reason);
+                    return Err(ConnError::Closed(reason));
+                }
+            };
+            match frame.kind {
+                REPLY if Some(frame.id) == mine => return Ok(Lead::Mine(frame.body)),
+                REPLY => {
+                    let mut state = self.state();
+                    if let Some(waiter) = state.waiters.get_mut(&frame.id) {
+                        waiter.reply = Some(frame.body);
+                        waiter.thread.unpark();
+                    }
+                    drop(state);
+                    if mine.is_none() && self.inline_requests {
+                        return Ok(Lead::Delivered);
+                    }
+                }
+                REQUEST | NOTICE if self.inline_requests => self.handler.handle(self, frame),
+                REQUEST | NOTICE => match mine {
+                    None => return Ok(Lead::Incoming(frame)),
+                    // A caller in a serving process got a request: serve it here, it cannot
+                    // wait (its sender may be what our own reply depends on).
+                    Some(_) => self.handler.handle(self, frame),
+                },
+                other => {
+                    let reason = format!("the peer sent a frame of unknown kind {other}");
+                    self.close(&reason);
+                    return Err(ConnError::Closed(reason));
+                }
+            }
+        }
+    }
+
+    /// Gives up the read token and wakes a thread to take it: one still waiting for its
+    /// reply first, else an idle serving thread; never the calling thread itself.
+    fn release_token(&self) {
+        let me = thread::current().id();
+        let mut state = self.state();
+        state.reader = None;
+        let waiting = state
+            .waiters
+            .values()
+            .find(|w| w.reply.is_none() && w.thread.id() != me)
+            .map(|w| w.thread.clone());
+        match waiting {
+            Some(thread) => thread.unpark(),
+            None => {
+                if let Some(idle) = state.idle.pop() {
+                    idle.unpark();
+                }
+            }
+        }
+    }
+
+    /// Serves the peer's requests on this thread until the connection closes: a worker's
+    /// threads all run this. The reading thread hands each request to itself after passing
+    /// the token on, so another thread reads while this one serves.
+    pub fn serve(self: &Arc<Self>) -> String {
+        let me = thread::current();
+        loop {
+            let mut state = self.state();
+            if let Some(reason) = &state.closed {
+                return reason.clone();
+            }
+            if state.reader.is_some() {
+                state.idle.push(me.clone());
+                drop(state);
+                thread::park();
+                let mut state = self.state();
+                state.idle.retain(|t| t.id() != me.id());
+                continue;
+            }
+            state.reader = Some(me.id());
+            drop(state);
+            match self.lead(None, None) {
+                Ok(Lead::Incoming(frame)) => {
+                    if self.state().idle.is_empty() {
+                        self.handler.need_reader(self);
+                    }
+                    self.release_token();
+                    self.handler.handle(self, frame);
+                }
+                Ok(Lead::Mine(_) | Lead::Delivered) => self.release_token(),
+                Err(_) => self.release_token(),
+            }
+        }
+    }
+
+    /// Reads while no caller does, for the peer's requests that arrive between calls (a
+    /// plugin's own threads logging or sending messages) and to notice a closed connection.
+    /// Takes the token only once no request was sent for `quiet`; returns after delivering a
+    /// reply (a caller is active again, and reads itself from now on) or when the connection
+    /// closes (`Err`).
+    pub fn read_while_idle(self: &Arc<Self>, quiet: Duration) -> Result<(), String> {
+        let me = thread::current();
+        loop {
+            let since = Duration::from_nanos(
+                (self.epoch.elapsed().as_nanos() as u64)
+                    .saturating_sub(self.last_request.load(Ordering::Relaxed)),
+            );
+            if since < quiet {
+                thread::park_timeout(quiet - since);
+                if let Some(reason) = self.closed() {
+                    return Err(reason);
+                }
+                continue;
+            }
+            {
+                let mut state = self.state();
+                if let Some(reason) = &state.closed {
+                    return Err(reason.clone());
+                }
+                if state.reader.is_some() || !state.waiters.is_empty() {
+                    drop(state);
+                    thread::park_timeout(quiet);
+                    continue;
+                }
+                state.reader = Some(me.id());
+            }
+            let led = self.lead(None, None);
+            self.release_token();
+            match led {
+                Ok(_) => return Ok(()),
+                Err(ConnError::Closed(reason) | ConnError::Unsent(reason)) => return Err(reason),
+                Err(ConnError::TimedOut) => return Ok(()),
+            }
+        }
+    }
+
+    /// Marks the connection gone and wakes every waiting thread; shuts the socket down so a
+    /// thread blocked reading it returns.
+    pub fn close(&self, reason: &str) {
+        let mut state = self.state();
+        if state.closed.is_none() {
+            state.closed = Some(reason.to_owned());
+        }
+        for waiter in state.waiters.values() {
+            waiter.thread.unpark();
+        }
+        for idle in state.idle.drain(..) {
+            idle.unpark();
+        }
+        drop(state);
+        use std::os::fd::AsRawFd;
+        // SAFETY: shutting down a socket this connection owns.
+        unsafe { libc::shutdown(self.socket.as_raw_fd(), libc::SHUT_RDWR) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+
+    /// Answers every request with its own body doubled, on a serving thread pool.
+    struct Echo;
+
+    impl Handler for Echo {
+        fn handle(&self, conn: &Arc<Conn>, frame: Frame) {
+            if frame.kind == REQUEST {
+                let n: u64 = postcard::from_bytes(&frame.body).unwrap();
+                if n == 999 {
+                    thread::sleep(Duration::from_millis(300));
+                }
+                conn.reply(frame.id, &(n * 2)).unwrap();
+            }
+        }
+        fn need_reader(&self, conn: &Arc<Conn>) {
+            let conn = Arc::clone(conn);
+            thread::spawn(move || conn.serve());
+        }
+    }
+
+    struct Nothing;
+    impl Handler for Nothing {
+        fn handle(&self, _: &Arc<Conn>, _: Frame) {}
+    }
+
+    #[test]
+    fn many_threads_share_one_connection_and_a_slow_call_blocks_nobody() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let server = Conn::new(OwnedFd::from(b), Arc::new(Echo), false);
+        let serving = Arc::clone(&server);
+        thread::spawn(move || serving.serve());
+        let client = Conn::new(OwnedFd::from(a), Arc::new(Nothing), true);
+
+        let slow = {
+            let client = Arc::clone(&client);
+            thread::spawn(move || {
+                let started = Instant::now();
+                let reply = client.call(&999u64, None).unwrap();
+                (
+                    postcard::from_bytes::<u64>(&reply).unwrap(),
+                    started.elapsed(),
+                )
+            })
+        };
+        thread::sleep(Duration::from_millis(20));
+        let started = Instant::now();
+        thread::scope(|scope| {
+            for t in 0..4u64 {
+                let client = &client;
+                scope.spawn(move || {
+                    for i in 0..200u64 {
+                        let n = t * 1000 + i;
+                        let reply = client.call(&n, None).unwrap();
+                        assert_eq!(postcard::from_bytes::<u64>(&reply).unwrap(), n * 2);
+                    }
+                });
+            }
+        });
+        let quick = started.elapsed();
+        let (answer, slow_time) = slow.join().unwrap();
+        assert_eq!(answer, 1998);
+        assert!(
+            quick < slow_time,
+            "800 calls finished while the slow one was served ({quick:?} vs {slow_time:?})"
+        );
+
+        let deadline = Some(Instant::now() + Duration::from_millis(50));
+        assert_eq!(client.call(&999u64, deadline), Err(ConnError::TimedOut));
+        server.close("test over");
+        assert!(matches!(
+            client.call(&1u64, Some(Instant::now() + Duration::from_secs(5))),
+            Err(ConnError::Closed(_) | ConnError::Unsent(_))
+        ));
+        assert!(
+            matches!(client.call(&1u64, None), Err(ConnError::Unsent(_))),
+            "once closed, a request is never sent"
+        );
+    }
+}
