@@ -390,6 +390,26 @@ pub fn plugin_for_benchmarks(package: &str) -> PathBuf {
         .join(format!("lib{}.so", package.replace('-', "_")))
 }
 
+/// Builds the `plugin-worker` program for the benchmarks, optimised when the benchmark
+/// itself is (out-of-process plugins run in it).
+pub fn worker_for_benchmarks() -> PathBuf {
+    let root = workspace_root();
+    let target = root.join("target").join("e2e");
+    let (profile, flags): (&str, &[&str]) = if cfg!(debug_assertions) {
+        ("debug", &[])
+    } else {
+        ("release", &["--release"])
+    };
+    let mut cmd = cargo(None);
+    cmd.current_dir(&root)
+        .args(["build", "-p", "plugrack-host", "--bin", "plugin-worker"])
+        .args(flags)
+        .arg("--target-dir")
+        .arg(&target);
+    run(cmd, &format!("the plugin-worker program ({profile})"));
+    target.join(profile).join("plugin-worker")
+}
+
 /// Copies today's plugrack-api to `dest` under `version`, optionally replacing one line.
 fn doctored_api(
     api_src: &Path,

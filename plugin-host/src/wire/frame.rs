@@ -6,7 +6,7 @@
 use std::{
     io,
     os::fd::{AsRawFd, BorrowedFd},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 /// The handshake; its id is the sender's protocol version.
@@ -74,12 +74,93 @@ pub(crate) fn send_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Sends descriptor `fd` to the peer (`SCM_RIGHTS`, with one byte of data): how the host
+/// hands a worker the second socket of its connection, the doorbell.
+pub(crate) fn send_fd(socket: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
+    let mut byte = *b"D";
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize;
+    let mut control = vec![0u8; space];
+    // SAFETY: an all-zero msghdr is valid; the fields are filled in below.
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = &mut iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.as_mut_ptr().cast();
+    message.msg_controllen = space as _;
+    // SAFETY: `control` has room for one header carrying one descriptor, as computed above.
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&message);
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+        std::ptr::write_unaligned(
+            libc::CMSG_DATA(header).cast::<libc::c_int>(),
+            fd.as_raw_fd(),
+        );
+    }
+    // SAFETY: `message` points at live buffers for the duration of the call.
+    if unsafe { libc::sendmsg(socket.as_raw_fd(), &message, libc::MSG_NOSIGNAL) } == 1 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Receives a descriptor sent with [`send_fd`] (marked close-on-exec).
+pub(crate) fn recv_fd(socket: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize;
+    let mut control = vec![0u8; space];
+    // SAFETY: an all-zero msghdr is valid; the fields are filled in below.
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = &mut iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.as_mut_ptr().cast();
+    message.msg_controllen = space as _;
+    // SAFETY: `message` points at live buffers for the duration of the call.
+    let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut message, libc::MSG_CMSG_CLOEXEC) };
+    if n != 1 {
+        return Err(if n < 0 {
+            io::Error::last_os_error()
+        } else {
+            io::Error::new(io::ErrorKind::UnexpectedEof, "no descriptor came")
+        });
+    }
+    // SAFETY: reading the control message the kernel filled in, if any.
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&message);
+        if header.is_null()
+            || (*header).cmsg_level != libc::SOL_SOCKET
+            || (*header).cmsg_type != libc::SCM_RIGHTS
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the message carried no descriptor",
+            ));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<libc::c_int>());
+        Ok(std::os::fd::OwnedFd::from_raw_fd(fd))
+    }
+}
+
 /// Bytes read from the socket and not yet consumed. Only the thread holding the
 /// connection's read token uses it, so frames split across reads survive a change of reader.
 pub(crate) struct ReadBuf {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// The socket's receive timeout as last set (`None`: never set, reads block forever).
+    timeout: Option<Duration>,
 }
 
 /// Why no frame could be read.
@@ -97,6 +178,7 @@ impl Default for ReadBuf {
             buf: vec![0; 64 * 1024],
             start: 0,
             end: 0,
+            timeout: None,
         }
     }
 }
@@ -159,7 +241,7 @@ impl ReadBuf {
         }
         loop {
             if let Some(deadline) = deadline {
-                wait_readable(fd, deadline)?;
+                self.limit_wait(fd, deadline)?;
             }
             let free = &mut self.buf[self.end..];
             // SAFETY: `free` is valid for writes of its length.
@@ -172,42 +254,57 @@ impl ReadBuf {
                 }
                 _ => {
                     let e = io::Error::last_os_error();
-                    if e.kind() != io::ErrorKind::Interrupted {
-                        return Err(ReadError::Closed(format!("reading the connection: {e}")));
+                    match e.kind() {
+                        // The receive timeout passed: the deadline is checked on the next turn.
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => {}
+                        _ => return Err(ReadError::Closed(format!("reading the connection: {e}"))),
                     }
                 }
             }
         }
     }
-}
 
-/// Waits until `fd` is readable or `deadline` passes.
-fn wait_readable(fd: BorrowedFd<'_>, deadline: Instant) -> Result<(), ReadError> {
-    loop {
+    /// Makes the next `recv` give up no later than `deadline` (a little after, at most
+    /// [`SLACK`]). The socket's timeout is changed only when it is longer than that: callers
+    /// with the same call timeout leave it alone, so a call costs no extra system call (a
+    /// `poll` before each read would cost one).
+    fn limit_wait(&mut self, fd: BorrowedFd<'_>, deadline: Instant) -> Result<(), ReadError> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(ReadError::TimedOut);
         }
-        let mut poll = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // Round up so a wait never ends a little before the deadline and spins.
-        let ms = left.as_millis().saturating_add(1).min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut poll, 1, ms) };
-        if n > 0 {
+        if self.timeout.is_some_and(|t| t <= left + SLACK) {
             return Ok(());
         }
-        if n < 0 {
+        // Round up: a zero timeout would mean "wait forever".
+        let wait = left.max(Duration::from_millis(1));
+        let value = libc::timeval {
+            tv_sec: wait.as_secs() as libc::time_t,
+            tv_usec: wait.subsec_micros() as libc::suseconds_t,
+        };
+        // SAFETY: a valid timeval for SO_RCVTIMEO on an open socket.
+        let set = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&value as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if set != 0 {
             let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(ReadError::Closed(format!("waiting on the connection: {e}")));
-            }
+            return Err(ReadError::Closed(format!(
+                "cannot set a receive timeout: {e}"
+            )));
         }
+        self.timeout = Some(wait);
+        Ok(())
     }
 }
+
+/// How much later than its deadline a read may give up.
+const SLACK: Duration = Duration::from_millis(20);
 
 #[cfg(test)]
 mod tests {
@@ -239,7 +336,7 @@ mod tests {
         assert_eq!((second.kind, second.id), (REPLY, 8));
         assert_eq!(postcard::from_bytes::<Vec<u8>>(&second.body).unwrap(), big);
         writer.join().unwrap();
-        let deadline = Instant::now() + std::time::Duration::from_millis(20);
+        let deadline = Instant::now() + Duration::from_millis(20);
         assert!(matches!(
             buf.next(b.as_fd(), Some(deadline)),
             Err(ReadError::Closed(_))

@@ -4,7 +4,9 @@
 //!
 //! A frame is a 16-byte header (body length, kind, request id) and a postcard body. The first
 //! frame each way is the handshake, whose header carries the protocol version in the id field,
-//! so a worker of another version is recognised before anything else is decoded.
+//! so a worker of another version is recognised before anything else is decoded. After it the
+//! host passes the worker the doorbell (one byte with `SCM_RIGHTS`), the second socket of the
+//! connection, which it rings when its calls overlap.
 //!
 //! What it leaves to others: what a call means ([`message`] only defines the shapes; the
 //! worker and the host runner give them meaning), processes and restarts.

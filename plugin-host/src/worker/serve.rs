@@ -37,7 +37,14 @@ pub(super) fn run() -> ! {
     let socket = take_socket();
     confine::die_with_parent();
     let code = match handshake(&socket) {
-        Some(server) => serve(socket, server),
+        // After the handshake the host sends the doorbell, the connection's second socket.
+        Some(server) => match frame::recv_fd(socket.as_fd()) {
+            Ok(doorbell) => serve(socket, doorbell, server),
+            Err(e) => {
+                eprintln!("plugin-worker: no doorbell from the host: {e}");
+                2
+            }
+        },
         None => 0,
     };
     // Leave at once: the plugin's destructors and atexit handlers have nothing to save
@@ -174,8 +181,13 @@ fn handshake(socket: &OwnedFd) -> Option<Server> {
 }
 
 /// Serves until the host closes the connection; the exit code.
-fn serve(socket: OwnedFd, server: Server) -> i32 {
+fn serve(socket: OwnedFd, doorbell: OwnedFd, server: Server) -> i32 {
     let conn = Conn::new(socket, Arc::new(server), false);
+    // A serving thread lets go of the socket without waking another; the host rings when
+    // its calls overlap, and only then does a second thread read.
+    if let Err(e) = conn.use_doorbell(doorbell) {
+        eprintln!("plugin-worker: no doorbell thread ({e}); overlapping calls wait for each other");
+    }
     // One thread reads while another serves from the start.
     let spare = Arc::clone(&conn);
     let _ = thread::Builder::new()
@@ -205,6 +217,7 @@ impl Handler for Server {
                         message: format!("the worker cannot read this call: {e}"),
                     }),
                 };
+                conn.reclaim();
                 let _ = conn.reply(frame.id, &answer);
             }
             NOTICE => {

@@ -4,8 +4,10 @@
 //!
 //! The child end of the socket pair becomes the worker's standard input, so it is inherited
 //! through `dup2` without a listening socket or anything on the file system, and the host
-//! spawns with `posix_spawn` (no code runs between fork and exec). The worker sets its own
-//! parent-death signal and limits once running.
+//! spawns with `posix_spawn` (no code runs between fork and exec). After the handshake the
+//! host passes the worker the other end of a second socket pair, the doorbell (see
+//! [`crate::wire::conn`]).
+//! The worker sets its own parent-death signal and limits once running.
 
 use std::{
     collections::VecDeque,
@@ -142,6 +144,8 @@ pub(crate) fn start(shared: &Arc<Shared>) -> Result<Started, Refusal> {
     let failed = |reason: String| Refusal::WorkerFailed { reason };
     let (host_end, worker_end) =
         UnixStream::pair().map_err(|e| failed(format!("cannot create a socket pair: {e}")))?;
+    let (ring, doorbell) =
+        UnixStream::pair().map_err(|e| failed(format!("cannot create a socket pair: {e}")))?;
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 returns.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -246,6 +250,14 @@ pub(crate) fn start(shared: &Arc<Shared>) -> Result<Started, Refusal> {
             return Err(refusal);
         }
     };
+    if let Ready::Loaded { .. } = ready {
+        use std::os::fd::AsFd;
+        if let Err(e) = frame::send_fd(socket.as_fd(), doorbell.as_fd()) {
+            end(&mut child);
+            return Err(failed(format!("cannot hand the worker its doorbell: {e}")));
+        }
+    }
+    drop(doorbell);
     let conn = Conn::new(
         socket,
         Arc::new(HostSide {
@@ -253,6 +265,7 @@ pub(crate) fn start(shared: &Arc<Shared>) -> Result<Started, Refusal> {
         }),
         true,
     );
+    conn.ring_on_overlap(OwnedFd::from(ring));
     let idle = Arc::clone(&conn);
     let spawned = thread::Builder::new()
         .name("plugin-worker-idle".into())
