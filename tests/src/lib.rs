@@ -390,24 +390,30 @@ pub fn plugin_for_benchmarks(package: &str) -> PathBuf {
         .join(format!("lib{}.so", package.replace('-', "_")))
 }
 
-/// Builds the `plugin-worker` program for the benchmarks, optimised when the benchmark
-/// itself is (out-of-process plugins run in it).
+/// The `plugin-worker` program for the benchmarks: an optimised build when the benchmark
+/// itself is; for the smoke run under `cargo test --all-targets`, the one the end-to-end tests
+/// build (building it alone with other packages selected would give other features and
+/// overwrite it, and each would rebuild the other).
 pub fn worker_for_benchmarks() -> PathBuf {
+    if cfg!(debug_assertions) {
+        return artifacts().plugin_worker_bin.clone();
+    }
     let root = workspace_root();
     let target = root.join("target").join("e2e");
-    let (profile, flags): (&str, &[&str]) = if cfg!(debug_assertions) {
-        ("debug", &[])
-    } else {
-        ("release", &["--release"])
-    };
     let mut cmd = cargo(None);
     cmd.current_dir(&root)
-        .args(["build", "-p", "plugrack-host", "--bin", "plugin-worker"])
-        .args(flags)
+        .args([
+            "build",
+            "-p",
+            "plugrack-host",
+            "--bin",
+            "plugin-worker",
+            "--release",
+        ])
         .arg("--target-dir")
         .arg(&target);
-    run(cmd, &format!("the plugin-worker program ({profile})"));
-    target.join(profile).join("plugin-worker")
+    run(cmd, "the plugin-worker program (release)");
+    target.join("release").join("plugin-worker")
 }
 
 /// Copies today's plugrack-api to `dest` under `version`, optionally replacing one line.

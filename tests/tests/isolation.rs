@@ -763,3 +763,66 @@ fn hot_reload_in_workers_swaps_builds_under_four_calling_threads_without_a_faile
         thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A typed extension handle calls through the library's own vtables, so it needs the library
+/// in the host: a plugin in a worker keeps its id, status and report, and every extension the
+/// host declares is refused with the reason and the fix (the undeclared ones stay undeclared).
+#[test]
+fn extension_handles_of_a_plugin_in_a_worker_are_refused_with_the_way_out() {
+    use plugrack_host::{ExtensionRefusal, ExtensionStatus};
+    use text_pipeline_api::{FormatterExt, LinterExt};
+
+    let dir = plugin_dir(&[("title-case.so", &artifacts().title_case)]);
+    let manager = PluginManager::new(
+        HostConfig::new("1.1.0".parse().unwrap())
+            .worker_program(&artifacts().plugin_worker_bin)
+            .extension_point::<FormatterExt>()
+            .isolation(process()),
+    );
+    let reports = manager.load_dir(dir.path());
+    let report = &reports[0];
+    assert_eq!(
+        report.status,
+        PluginStatus::Active,
+        "{:?}",
+        report.error().map(ToString::to_string)
+    );
+    assert_eq!(report.isolation, "process");
+    let formatter = report
+        .extensions
+        .iter()
+        .find(|e| e.id == "text-pipeline.formatter")
+        .unwrap_or_else(|| panic!("the section lists the formatter: {:?}", report.extensions));
+    let error = formatter.error().expect("refused");
+    assert_eq!(error.refusal, ExtensionRefusal::OutOfProcess);
+    let shown = error.to_string();
+    assert_eq!(shown.lines().count(), 3, "{shown}");
+    assert!(shown.contains("worker process"), "{shown}");
+    assert!(
+        shown.contains("plugin_isolation(\"tp-title-case\", Isolation::InProcess)"),
+        "{shown}"
+    );
+    let linter = report
+        .extensions
+        .iter()
+        .find(|e| e.id == "text-pipeline.linter")
+        .expect("the section lists the linter");
+    assert_eq!(linter.status, ExtensionStatus::Undeclared);
+    assert!(matches!(
+        manager.extension::<FormatterExt>("tp-title-case"),
+        Err(CallError::Unsupported { .. })
+    ));
+    assert!(manager.extensions::<LinterExt>().is_empty());
+
+    // The same plugin, in process by its id, hands out the handle.
+    let manager = PluginManager::new(
+        HostConfig::new("1.1.0".parse().unwrap())
+            .worker_program(&artifacts().plugin_worker_bin)
+            .extension_point::<FormatterExt>()
+            .isolation(process())
+            .plugin_isolation("tp-title-case", Isolation::InProcess),
+    );
+    let reports = manager.load_dir(dir.path());
+    assert_eq!(reports[0].isolation, "in-process");
+    assert!(manager.extension::<FormatterExt>("tp-title-case").is_ok());
+}

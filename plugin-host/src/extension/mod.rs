@@ -262,3 +262,52 @@ pub(crate) fn resolve(
     }
     out
 }
+
+/// The extensions a plugin in a worker process lists, as (id, version) (its root module's
+/// list, read by the worker): each one the host declares is refused, since a typed handle
+/// calls through the library's own vtables and the library is mapped only in the worker; the
+/// others are undeclared, as in process. No layout is checked and no constructor is called.
+pub(crate) fn out_of_process(
+    plugin: &PluginRef<'_>,
+    listed: &[(String, String)],
+    declared: &[DeclaredPoint],
+) -> Vec<LoadedExtension> {
+    let out: Vec<LoadedExtension> = listed
+        .iter()
+        .map(|(listed_id, listed_version)| {
+            let point = declared
+                .iter()
+                .find(|point| point.id.eq_ignore_ascii_case(listed_id));
+            let status = match point {
+                Some(point) => ExtensionStatus::Refused(Box::new(ExtensionError {
+                    path: plugin.path.to_owned(),
+                    plugin: plugin.id.to_owned(),
+                    extension: point.id.to_owned(),
+                    interface: crate_name_of(point.layout),
+                    refusal: ExtensionRefusal::OutOfProcess,
+                    detail: None,
+                })),
+                None => ExtensionStatus::Undeclared,
+            };
+            LoadedExtension {
+                report: ExtensionReport {
+                    id: listed_id.clone(),
+                    version: listed_version.clone(),
+                    // The plugin's own layout is in the worker.
+                    interface: String::new(),
+                    host_version: point.map(|point| point.version.to_owned()),
+                    status,
+                    layout_check: LayoutCheck::NotRun,
+                },
+                object: None,
+                version: "",
+            }
+        })
+        .collect();
+    for ext in &out {
+        if let Some(error) = ext.report.error() {
+            log::warn!(target: "plugrack_host", "{error}");
+        }
+    }
+    out
+}

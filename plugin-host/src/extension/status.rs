@@ -41,6 +41,9 @@ pub enum ExtensionRefusal {
     },
     /// The plugin lists the same extension point in one version twice.
     Duplicate,
+    /// The plugin runs in a worker process: a typed handle is a call through the library's
+    /// own vtable, which only works with the library mapped into the host.
+    OutOfProcess,
 }
 
 impl ExtensionRefusal {
@@ -53,6 +56,7 @@ impl ExtensionRefusal {
             Self::LayoutMismatch { .. } => "layout-mismatch",
             Self::ConstructFailed { .. } => "construct-failed",
             Self::Duplicate => "duplicate",
+            Self::OutOfProcess => "out-of-process",
         }
     }
 }
@@ -95,6 +99,10 @@ impl ExtensionError {
             ExtensionRefusal::ConstructFailed { .. } => {
                 "see the plugin's log; report it to the plugin's authors".into()
             }
+            ExtensionRefusal::OutOfProcess => format!(
+                "run `{}` in process: `HostConfig::plugin_isolation(\"{}\", Isolation::InProcess)`, or `--isolation in-process`",
+                self.plugin, self.plugin
+            ),
         }
     }
 
@@ -115,6 +123,9 @@ impl ExtensionError {
                 format!("the plugin could not create it: {message}")
             }
             ExtensionRefusal::Duplicate => "the plugin lists this version of it twice".into(),
+            ExtensionRefusal::OutOfProcess => format!(
+                "the plugin runs in a worker process; `{crate_name}` handles call into the library directly, so they need it in the host's process"
+            ),
         }
     }
 }
@@ -280,6 +291,7 @@ mod tests {
             },
             ExtensionRefusal::BadVersion { found: "x".into() },
             ExtensionRefusal::Duplicate,
+            ExtensionRefusal::OutOfProcess,
         ];
         for refusal in cases {
             let error = ExtensionError {

@@ -181,7 +181,12 @@ impl PluginManager {
                 &self.config.extension_points,
                 &self.layout_cache,
             ),
-            None => Vec::new(),
+            // In a worker: what its root module lists there, each declared one refused.
+            None => extension::out_of_process(
+                &extension::PluginRef { id: &id, path },
+                &opened.listed_extensions,
+                &self.config.extension_points,
+            ),
         };
         Ok(Arc::new(Loaded {
             extensions,

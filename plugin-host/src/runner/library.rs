@@ -34,6 +34,7 @@ pub(crate) fn open(
             module: opened.module,
         }),
         info: opened.info,
+        listed_extensions: Vec::new(),
     })
 }
 

@@ -112,6 +112,9 @@ pub(crate) trait Runner: Send + Sync {
 pub(crate) struct Opened {
     pub runner: Box<dyn Runner>,
     pub info: PluginInfo,
+    /// The extensions a plugin elsewhere lists, as (id, version); in process the host reads
+    /// them from the root module itself.
+    pub listed_extensions: Vec<(String, String)>,
 }
 
 /// A private copy of a plugin file, removed when dropped: right after `dlopen` in process

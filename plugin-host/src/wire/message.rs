@@ -33,6 +33,9 @@ pub(crate) enum Ready {
         capabilities: u32,
         /// What the worker could confine, in words (for the report and the docs' claims).
         confinement: String,
+        /// The extensions the root module lists, (id, version): the host refuses those it
+        /// declares, since their handles would call into this process.
+        extensions: Vec<(String, String)>,
     },
     /// The library was refused.
     Refused(LoadFailure),

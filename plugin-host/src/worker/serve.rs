@@ -167,6 +167,15 @@ fn handshake(socket: &OwnedFd) -> Option<Server> {
                     info: convert::info_to_wire(&opened.info),
                     capabilities: opened.module.capabilities().0,
                     confinement,
+                    extensions: opened
+                        .module
+                        .extensions()
+                        .map(|list| {
+                            list.iter()
+                                .map(|decl| (decl.id().to_string(), decl.version().to_string()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 },
             );
             Some(Server {

@@ -118,6 +118,7 @@ pub(crate) fn open(
             info,
             capabilities,
             confinement,
+            extensions,
         } => {
             let capabilities = Capabilities(capabilities);
             let info = convert::info_from_wire(info, capabilities, path);
@@ -129,6 +130,7 @@ pub(crate) fn open(
                     capabilities,
                 }),
                 info,
+                listed_extensions: extensions,
             })
         }
         Ready::Refused(failure) => Err(Box::new(convert::load_error_from_wire(failure, path))),
