@@ -287,7 +287,7 @@ function listen() {
   state.events = events;
   events.onopen = () => show($("live"), true);
   events.onerror = () => show($("live"), false);
-  for (const kind of ["loaded", "refused", "reloaded", "reload-refused", "unloaded", "lagged"]) {
+  for (const kind of ["loaded", "refused", "reloaded", "reload-refused", "unloaded", "crashed", "lagged"]) {
     events.addEventListener(kind, () => loadPlugins());
   }
   events.addEventListener("message", (event) => {

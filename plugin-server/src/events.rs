@@ -1,5 +1,5 @@
 //! What happens, as it happens: the host's plugin events (loaded, refused, reloaded, a
-//! reload refused, unloaded) and the messages plugins send, on one broadcast channel that
+//! reload refused, unloaded, a worker crashed) and the messages plugins send, on one broadcast channel that
 //! `/api/events` streams to browsers and that installs wait on.
 //!
 //! The host publishes on a `std::sync::mpsc` channel; one thread forwards each event, first
@@ -61,6 +61,14 @@ pub enum ServerEvent {
         /// Its id.
         id: String,
     },
+    /// An out-of-process plugin's worker crashed (it is restarted, or invalid after a crash
+    /// loop).
+    Crashed {
+        /// Its id.
+        id: String,
+        /// What happened.
+        message: String,
+    },
     /// A plugin sent a message.
     Message {
         /// The stored message.
@@ -77,6 +85,7 @@ impl ServerEvent {
             Self::Reloaded { .. } => "reloaded",
             Self::ReloadRefused { .. } => "reload-refused",
             Self::Unloaded { .. } => "unloaded",
+            Self::Crashed { .. } => "crashed",
             Self::Message { .. } => "message",
         }
     }
@@ -100,6 +109,7 @@ impl ServerEvent {
             PluginEvent::Reloaded { id, source } => Self::Reloaded { id, source },
             PluginEvent::ReloadRefused { id, message } => Self::ReloadRefused { id, message },
             PluginEvent::Unloaded { id } => Self::Unloaded { id },
+            PluginEvent::Crashed { id, message } => Self::Crashed { id, message },
         }
     }
 
@@ -173,6 +183,7 @@ fn describe(event: &ServerEvent) -> String {
         }
         ServerEvent::ReloadRefused { id, message } => format!("`{id}`: {message}"),
         ServerEvent::Unloaded { id } => format!("unloaded `{id}`"),
+        ServerEvent::Crashed { id, message } => format!("`{id}` crashed: {message}"),
         ServerEvent::Message { message } => {
             format!("message from `{}`: {}", message.plugin_id, message.title)
         }
