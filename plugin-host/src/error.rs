@@ -346,8 +346,11 @@ impl Refusal {
             Self::WorkerProtocol { .. } => {
                 "use the plugin-worker built with this host (the same plugrack-host version)".into()
             }
-            Self::WorkerStartTimedOut { .. } | Self::WorkerFailed { .. } => {
+            Self::WorkerStartTimedOut { .. } => {
                 "see the plugin's log (the worker's stderr is there); raise `WorkerSettings::start_timeout` if the machine is slow".into()
+            }
+            Self::WorkerFailed { .. } => {
+                "read the message and the plugin's log (the worker's stderr is there); `plugin-worker` run by hand says what it is for".into()
             }
             Self::WorkerCrashed { .. } => {
                 "see the plugin's log (the worker's stderr is there); report it to the plugin's authors".into()

@@ -269,20 +269,33 @@ pub(crate) fn agree_extensions(
     section: &Section,
     module: plugrack_api::PluginModuleRef,
 ) -> Result<(), Refusal> {
+    // `None`: built against plugrack-api 1.0, which has no extensions.
+    let in_module: Vec<(String, String)> = module
+        .extensions()
+        .map(|list| {
+            list.iter()
+                .map(|decl| (decl.id().to_string(), decl.version().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    agree_listed_extensions(section, &in_module)
+}
+
+/// [`agree_extensions`] for a root module in a worker process, whose list of (id, version)
+/// the worker sent.
+pub(crate) fn agree_listed_extensions(
+    section: &Section,
+    in_module: &[(String, String)],
+) -> Result<(), Refusal> {
     let in_section: Vec<String> = section
         .extensions
         .iter()
         .map(|e| format!("{} {}", e.id, e.version))
         .collect();
-    // `None`: built against plugrack-api 1.0, which has no extensions.
-    let in_module: Vec<String> = module
-        .extensions()
-        .map(|list| {
-            list.iter()
-                .map(|decl| format!("{} {}", decl.id(), decl.version()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let in_module: Vec<String> = in_module
+        .iter()
+        .map(|(id, version)| format!("{id} {version}"))
+        .collect();
     if in_section != in_module {
         return Err(Refusal::SectionMismatch {
             field: "extensions",

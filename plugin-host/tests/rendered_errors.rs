@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use plugrack_host::{
     trust::{KeyId, TrustError},
-    CallError, ErrorKind, ExtensionError, ExtensionRefusal, LoadError, PluginError, Refusal,
+    CallError, Crash, ErrorKind, ExtensionError, ExtensionRefusal, LoadError, PluginError, Refusal,
 };
 
 fn load_error(refusal: Refusal, id: Option<&str>) -> LoadError {
@@ -196,6 +196,45 @@ fn refusals() -> Vec<(Refusal, Option<&'static str>)> {
             Some("notify"),
         ),
         (Refusal::ChangedWhileReading, None),
+        (
+            Refusal::WorkerNotFound {
+                searched: vec![
+                    PathBuf::from("/opt/host/bin/plugin-worker"),
+                    PathBuf::from("$PATH"),
+                ],
+            },
+            None,
+        ),
+        (
+            Refusal::WorkerProtocol {
+                program: PathBuf::from("/usr/bin/plugin-worker"),
+                found: 2,
+                expected: 1,
+            },
+            None,
+        ),
+        (Refusal::WorkerStartTimedOut { limit_ms: 5000 }, None),
+        (
+            Refusal::WorkerFailed {
+                reason: s("the worker was built with plugrack-api 1.0.0, the host with 1.1.0"),
+            },
+            None,
+        ),
+        (
+            Refusal::WorkerCrashed {
+                during: "on_load",
+                crash: Crash::Signal { signal: 11 },
+            },
+            Some("notify"),
+        ),
+        (
+            Refusal::CrashLoop {
+                crashes: 5,
+                window_s: 60,
+                last: Crash::StackOverflow,
+            },
+            Some("notify"),
+        ),
     ]
 }
 
@@ -237,6 +276,7 @@ fn every_extension_refusal_names_the_interface_crate_and_a_fix() {
             message: s("no dictionary"),
         },
         ExtensionRefusal::Duplicate,
+        ExtensionRefusal::OutOfProcess,
     ];
     let mut catalogue = String::new();
     for refusal in refusals {
@@ -277,6 +317,28 @@ fn call_errors_name_the_plugin_and_the_operation() {
             id: s("notify"),
             operation: "execute",
             error: PluginError::new(ErrorKind::INVALID_INPUT, "`to` is missing"),
+        },
+        CallError::Crashed {
+            id: s("notify"),
+            operation: "execute",
+            crash: Crash::Signal { signal: 11 },
+        },
+        CallError::Crashed {
+            id: s("notify"),
+            operation: "handle_http",
+            crash: Crash::Exited { code: 3 },
+        },
+        CallError::Crashed {
+            id: s("notify"),
+            operation: "execute",
+            crash: Crash::DeadlineExceeded { limit_ms: 30000 },
+        },
+        CallError::Crashed {
+            id: s("notify"),
+            operation: "execute",
+            crash: Crash::OutOfMemory {
+                limit_bytes: Some(4096 << 20),
+            },
         },
     ];
     let catalogue: String = errors.iter().map(|e| format!("{e}\n")).collect();

@@ -100,9 +100,11 @@ impl PluginManager {
         let with_id = |refusal: Refusal| Box::new(LoadError::new(path, refusal).with_id(&id));
         if let Some(section) = &section {
             precheck::agree(section, &opened.info).map_err(with_id)?;
-            if let Some(module) = opened.runner.module() {
-                precheck::agree_extensions(section, module).map_err(with_id)?;
+            match opened.runner.module() {
+                Some(module) => precheck::agree_extensions(section, module),
+                None => precheck::agree_listed_extensions(section, &opened.listed_extensions),
             }
+            .map_err(with_id)?;
         }
         if let Some(manifest) = &manifest {
             for (field, in_manifest, in_library) in [
