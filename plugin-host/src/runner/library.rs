@@ -132,25 +132,26 @@ impl InstanceCalls for LibraryInstance {
 }
 
 /// Takes the reply of `execute` out of the memory the plugin just wrote it to, reading the
-/// vector in 8-byte words.
+/// vector in pointer-sized words.
 ///
 /// Why: the plugin writes the reply field by field (8-byte stores), and the host's first
-/// move of it would read the vector in 16-byte pieces. A load that spans two recent stores
+/// move of it would read the vector in 16-byte pieces (8-byte stores on a 64-bit target;
+/// pointer-sized ones on any). A load that spans two recent stores
 /// cannot be forwarded from them and waits until they reach the cache: measured at about
 /// 8 ns per call, half the cost of a no-op call. Loads of the stores' own size forward.
 /// `read_volatile` keeps the compiler from merging the word loads back into wide ones.
 #[inline(always)]
 fn read_reply(reply: RResult<RVec<KeyValue>, PluginError>) -> RResult<RVec<KeyValue>, PluginError> {
-    const WORDS: usize = size_of::<RVec<KeyValue>>() / size_of::<u64>();
+    const WORDS: usize = size_of::<RVec<KeyValue>>() / size_of::<usize>();
     // An `RVec` is four pointer-sized fields, without padding.
-    const _: () = assert!(size_of::<RVec<KeyValue>>() == 4 * size_of::<u64>());
-    const _: () = assert!(align_of::<RVec<KeyValue>>() == align_of::<u64>());
+    const _: () = assert!(size_of::<RVec<KeyValue>>() == 4 * size_of::<usize>());
+    const _: () = assert!(align_of::<RVec<KeyValue>>() == align_of::<usize>());
     let RResult::ROk(vector) = &reply else {
         return reply;
     };
-    let source = std::ptr::from_ref(vector).cast::<MaybeUninit<u64>>();
-    let mut moved = MaybeUninit::<[MaybeUninit<u64>; WORDS]>::uninit();
-    let target = moved.as_mut_ptr().cast::<MaybeUninit<u64>>();
+    let source = std::ptr::from_ref(vector).cast::<MaybeUninit<usize>>();
+    let mut moved = MaybeUninit::<[MaybeUninit<usize>; WORDS]>::uninit();
+    let target = moved.as_mut_ptr().cast::<MaybeUninit<usize>>();
     for word in 0..WORDS {
         // SAFETY: `source` points to an initialised vector of `WORDS` aligned words, and
         // `target` to room for as many.
@@ -161,6 +162,6 @@ fn read_reply(reply: RResult<RVec<KeyValue>, PluginError>) -> RResult<RVec<KeyVa
     // SAFETY: the words are a byte-for-byte copy of a valid vector, whose original is
     // forgotten: this is a move.
     RResult::ROk(unsafe {
-        std::mem::transmute::<[MaybeUninit<u64>; WORDS], RVec<KeyValue>>(moved.assume_init())
+        std::mem::transmute::<[MaybeUninit<usize>; WORDS], RVec<KeyValue>>(moved.assume_init())
     })
 }

@@ -39,6 +39,8 @@ pub(super) fn die_with_parent() {
 pub(super) fn apply(hello: &Hello) -> Result<String, String> {
     let mut applied = Vec::new();
     if let Some(bytes) = hello.address_space {
+        // `rlim_t` is 32 bits on 32-bit targets: a limit past it is no limit there.
+        let bytes = libc::rlim_t::try_from(bytes).unwrap_or(libc::RLIM_INFINITY);
         let limit = libc::rlimit {
             rlim_cur: bytes,
             rlim_max: bytes,
