@@ -272,7 +272,11 @@ impl Section {
         for piece in template(&metadata, &self.extensions) {
             match piece {
                 Piece::Text(text) => out.push_str(&text),
-                Piece::ApiVersion => out.push_str(&self.api_version),
+                // The macro writes the compiler's version constant (digits and dots) as it is;
+                // a section read from a file may hold anything there, so it is escaped here
+                // (found by the `section` fuzz target: an api-version with `\n` in it
+                // rendered a section that did not read back).
+                Piece::ApiVersion => out.push_str(&escape(&self.api_version)),
                 Piece::Capabilities => {
                     for name in &self.capabilities {
                         out.push_str(&capability_item(name));
@@ -330,8 +334,7 @@ pub fn template(metadata: &Metadata, extensions: &[Extension]) -> Vec<Piece> {
                 tail.push_str(text);
                 // The macro writes valid fields as they are (see EXTENSION_ITEM); escaping
                 // changes only invalid ones, which then still make valid TOML.
-                let quoted = quote(field);
-                tail.push_str(&quoted[1..quoted.len() - 1]);
+                tail.push_str(&escape(field));
             }
             tail.push_str(EXTENSION_ITEM[4]);
         }
@@ -344,6 +347,13 @@ pub fn template(metadata: &Metadata, extensions: &[Extension]) -> Vec<Piece> {
         Piece::Capabilities,
         Piece::Text(tail),
     ]
+}
+
+/// `text` escaped for the inside of a TOML basic string (what [`quote`] puts between the
+/// quotes): unchanged for ids, versions and package names.
+fn escape(text: &str) -> String {
+    let quoted = quote(text);
+    quoted[1..quoted.len() - 1].to_owned()
 }
 
 /// A TOML basic string: quotes, backslashes and control characters escaped.
