@@ -23,6 +23,10 @@
 //! target-os = ["linux"]
 //! api-version = "1.0.0"
 //!
+//! [source]                     # only in packages built by `plugin-build from-git`
+//! git = "https://example.org/showcase.git"
+//! commit = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+//!
 //! [targets.amd64]
 //! file = "showcase-amd64.so"
 //! size = 4242
@@ -53,6 +57,10 @@ pub struct Manifest {
     pub format: u32,
     /// The plugin's descriptor, as stamped into its binaries.
     pub plugin: ManifestPlugin,
+    /// Where the package was built from, for a package `plugin-build from-git` made (the
+    /// `[source]` table); absent for a package built from a local folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ManifestSource>,
     /// One entry per built target, keyed by target name (`amd64`, `386`, `arm-7`, `arm64`).
     pub targets: BTreeMap<String, ManifestTarget>,
 }
@@ -72,6 +80,63 @@ pub struct ManifestTarget {
     pub sha256: String,
 }
 
+/// The git source a package was built from (the `[source]` table): enough to build the same
+/// package again with `plugin-build from-git GIT --rev COMMIT [--subdir SUBDIR]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestSource {
+    /// The repository's URL, as given to `plugin-build from-git` but without credentials
+    /// (a user name and password in the URL are never recorded).
+    pub git: String,
+    /// The commit built: its full object id, lowercase hex (40 digits, 64 in a SHA-256
+    /// repository).
+    pub commit: String,
+    /// The plugin crate's folder in the repository, relative to its root, when it is not the
+    /// root (`/`-separated, no `..`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdir: Option<String>,
+}
+
+impl ManifestSource {
+    /// What is wrong with this source, if anything: a commit that is not a full object id, or
+    /// a subdir that is absolute or climbs out of the repository.
+    pub fn problem(&self) -> Option<String> {
+        if !is_object_id(&self.commit) {
+            return Some(format!(
+                "`source.commit` is `{}`; expected a full commit id (40 or 64 lowercase hex digits)",
+                self.commit
+            ));
+        }
+        if let Some(subdir) = &self.subdir {
+            if !is_relative_subdir(subdir) {
+                return Some(format!(
+                    "`source.subdir` is `{subdir}`; expected a relative folder without `..`"
+                ));
+            }
+        }
+        None
+    }
+}
+
+/// True for a full git object id: 40 (SHA-1) or 64 (SHA-256) lowercase hex digits.
+pub fn is_object_id(text: &str) -> bool {
+    matches!(text.len(), 40 | 64)
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// True for a relative, `/`-separated folder inside a repository: not empty, not absolute, no
+/// `..` or `.` component, no backslash or NUL.
+pub fn is_relative_subdir(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains(['\\', '\0'])
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
 /// A manifest that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManifestError {
@@ -84,6 +149,11 @@ pub enum ManifestError {
     UnsupportedFormat {
         /// The manifest's format number.
         found: u32,
+    },
+    /// A `[source]` table whose commit or subdir breaks its rule.
+    BadSource {
+        /// What is wrong, naming the field.
+        problem: String,
     },
     /// A file name that would escape the folder (`..`, `/`).
     UnsafeFileName {
@@ -103,6 +173,7 @@ impl fmt::Display for ManifestError {
             Self::UnsupportedFormat { found } => {
                 write!(f, "manifest format {found} is newer than this tool reads (format {FORMAT}); update the tool")
             }
+            Self::BadSource { problem } => write!(f, "{problem}"),
             Self::UnsafeFileName { target, file } => {
                 write!(
                     f,
@@ -131,6 +202,9 @@ impl Manifest {
         let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError::Invalid {
             message: e.to_string(),
         })?;
+        if let Some(problem) = manifest.source.as_ref().and_then(ManifestSource::problem) {
+            return Err(ManifestError::BadSource { problem });
+        }
         for (target, entry) in &manifest.targets {
             if !is_plain_file_name(&entry.file) {
                 return Err(ManifestError::UnsafeFileName {
@@ -185,6 +259,7 @@ mod tests {
                 target_os: vec!["linux".into()],
                 api_version: "1.0.0".into(),
             },
+            source: None,
             targets: BTreeMap::from([(
                 "amd64".into(),
                 ManifestTarget {
@@ -219,6 +294,35 @@ mod tests {
             Manifest::parse(&escaping),
             Err(ManifestError::UnsafeFileName { .. })
         ));
+
+        // A package built from git records where from; the table is optional and checked.
+        let mut from_git = sample();
+        from_git.source = Some(ManifestSource {
+            git: "https://example.org/showcase.git".into(),
+            commit: "4b825dc642cb6eb9a060e54bf8d69288fbee4904".into(),
+            subdir: Some("plugins/showcase".into()),
+        });
+        let text = from_git.to_toml();
+        assert!(text.contains("[source]\ngit = "), "{text}");
+        assert_eq!(Manifest::parse(&text).unwrap(), from_git);
+        for (field, bad) in [
+            ("commit", "commit = \"4b825dc\""),
+            ("subdir", "subdir = \"../outside\""),
+            ("subdir", "subdir = \"/etc\""),
+        ] {
+            let key = bad.split(' ').next().unwrap();
+            let line = text.lines().find(|l| l.starts_with(key)).unwrap();
+            let broken = text.replace(line, bad);
+            assert!(
+                matches!(Manifest::parse(&broken), Err(ManifestError::BadSource { ref problem }) if problem.contains(&format!("source.{field}"))),
+                "{broken}"
+            );
+        }
+        assert!(is_relative_subdir("a/b-c"));
+        for bad in ["", "a//b", "./a", "a/..", "a\\b"] {
+            assert!(!is_relative_subdir(bad), "{bad}");
+        }
+
         assert!(matches!(
             Manifest::parse("not toml ["),
             Err(ManifestError::Invalid { .. })

@@ -49,6 +49,7 @@ fn deploy_folder(dir: &Path, folder: &str, library: &Path, edit: impl FnOnce(&mu
             target_os: vec!["linux".into()],
             api_version: "1.0.0".into(),
         },
+        source: None,
         targets: [(
             host_target_name().to_owned(),
             ManifestTarget {

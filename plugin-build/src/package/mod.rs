@@ -44,6 +44,10 @@ pub struct PackageArgs {
     /// public key then accept the package.
     #[arg(long, value_name = "FILE", env = "PLUGIN_BUILD_SIGNING_KEY")]
     pub sign: Option<PathBuf>,
+
+    /// The git source to record in `plugin.toml` (`plugin-build from-git` sets it; no flag).
+    #[arg(skip)]
+    pub source: Option<manifest::ManifestSource>,
 }
 
 /// Why `plugin-build package` failed.
@@ -274,6 +278,7 @@ pub fn package(args: &PackageArgs) -> Result<Packaged, PackageError> {
     let manifest = Manifest {
         format: manifest::FORMAT,
         plugin: descriptor.map_or_else(|| krate.descriptor.clone(), |(d, _)| d),
+        source: args.source.clone(),
         targets,
     };
     // plugin.toml first, so a reader meets the manifest before the files it describes;

@@ -381,6 +381,7 @@ mod tests {
                 target_os: vec![],
                 api_version: "1.0.0".into(),
             },
+            source: None,
             targets: BTreeMap::from([(
                 "amd64".into(),
                 ManifestTarget {

@@ -391,6 +391,7 @@ pub fn manifest_for(id: &str, version: &str, targets: &[(&str, &str, &[u8])]) ->
             // What the library's descriptor section says: `plugin-build package` copies it.
             api_version: plugrack_host::API_VERSION.into(),
         },
+        source: None,
         targets: targets
             .iter()
             .map(|(target, file, bytes)| {
