@@ -31,6 +31,13 @@
 //! file = "showcase-amd64.so"
 //! size = 4242
 //! sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+//!
+//! # native libraries the plugin bundles (`[package.metadata.plugin] bundle`), stored in the
+//! # package as `lib/amd64/<file>` and deployed beside the plugin as `lib/<file>`
+//! [[targets.amd64.libs]]
+//! file = "libgreet.so.1"
+//! size = 15640
+//! sha256 = "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
 //! ```
 
 use std::{collections::BTreeMap, fmt, path::Path};
@@ -78,6 +85,32 @@ pub struct ManifestTarget {
     pub size: u64,
     /// Its SHA-256, lowercase hex.
     pub sha256: String,
+    /// The native libraries bundled for this target (none for most plugins): stored as
+    /// `lib/<target>/<file>` in a package and as `lib/<file>` in a deployed plugin folder,
+    /// where the plugin's `$ORIGIN/lib` run path finds them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub libs: Vec<ManifestLib>,
+}
+
+/// One bundled native library of a target (a `[[targets.<name>.libs]]` entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestLib {
+    /// The library's file name, as the plugin's `DT_NEEDED` names it (`libgreet.so.1`).
+    pub file: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, lowercase hex.
+    pub sha256: String,
+}
+
+/// The folder of a plugin folder (and, with the target, of a package) that holds bundled
+/// libraries; the plugin's run path names it as `$ORIGIN/lib`.
+pub const LIB_DIR: &str = "lib";
+
+/// The name of a bundled library of `target` inside a package: `lib/<target>/<file>`.
+pub fn package_lib_name(target: &str, file: &str) -> String {
+    format!("{LIB_DIR}/{target}/{file}")
 }
 
 /// The git source a package was built from (the `[source]` table): enough to build the same
@@ -162,6 +195,13 @@ pub enum ManifestError {
         /// The file name.
         file: String,
     },
+    /// A bundled library listed twice for one target.
+    DuplicateLib {
+        /// The target.
+        target: String,
+        /// The library's file name.
+        file: String,
+    },
 }
 
 impl fmt::Display for ManifestError {
@@ -179,6 +219,9 @@ impl fmt::Display for ManifestError {
                     f,
                     "target `{target}` names file `{file}`, which is not a plain file name"
                 )
+            }
+            Self::DuplicateLib { target, file } => {
+                write!(f, "target `{target}` lists bundled library `{file}` twice")
             }
         }
     }
@@ -211,6 +254,20 @@ impl Manifest {
                     target: target.clone(),
                     file: entry.file.clone(),
                 });
+            }
+            for (i, lib) in entry.libs.iter().enumerate() {
+                if !is_plain_file_name(&lib.file) {
+                    return Err(ManifestError::UnsafeFileName {
+                        target: target.clone(),
+                        file: lib.file.clone(),
+                    });
+                }
+                if entry.libs[..i].iter().any(|l| l.file == lib.file) {
+                    return Err(ManifestError::DuplicateLib {
+                        target: target.clone(),
+                        file: lib.file.clone(),
+                    });
+                }
             }
         }
         Ok(manifest)
@@ -266,6 +323,7 @@ mod tests {
                     file: "showcase-amd64.so".into(),
                     size: 3,
                     sha256: sha256_hex(b"abc"),
+                    libs: Vec::new(),
                 },
             )]),
         }
@@ -326,6 +384,49 @@ mod tests {
         assert!(matches!(
             Manifest::parse("not toml ["),
             Err(ManifestError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn bundled_libraries_round_trip_and_bad_names_are_refused() {
+        let lib = ManifestLib {
+            file: "libgreet.so.1".into(),
+            size: 3,
+            sha256: sha256_hex(b"abc"),
+        };
+        let mut with_libs = sample();
+        with_libs.targets.get_mut("amd64").unwrap().libs = vec![lib.clone()];
+        let text = with_libs.to_toml();
+        assert!(text.contains("[[targets.amd64.libs]]"), "{text}");
+        assert_eq!(Manifest::parse(&text).unwrap(), with_libs);
+        assert!(
+            !sample().to_toml().contains("libs"),
+            "no libs, no key: packages without bundled libraries keep their bytes"
+        );
+        assert_eq!(
+            package_lib_name("arm64", "libgreet.so.1"),
+            "lib/arm64/libgreet.so.1"
+        );
+
+        let escaping = text.replace("\"libgreet.so.1\"", "\"../libgreet.so.1\"");
+        assert!(matches!(
+            Manifest::parse(&escaping),
+            Err(ManifestError::UnsafeFileName { file, .. }) if file == "../libgreet.so.1"
+        ));
+        let mut twice = with_libs.clone();
+        twice.targets.get_mut("amd64").unwrap().libs = vec![lib.clone(), lib];
+        let err = Manifest::parse(&twice.to_toml()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "target `amd64` lists bundled library `libgreet.so.1` twice"
+        );
+        let unknown = text.replace(
+            "file = \"libgreet.so.1\"",
+            "file = \"libgreet.so.1\"\nmode = 7",
+        );
+        assert!(matches!(
+            Manifest::parse(&unknown),
+            Err(ManifestError::Invalid { message }) if message.contains("mode")
         ));
     }
 }

@@ -7,7 +7,12 @@
 //! name = "My plugin"             # default: the package name
 //! host-version = ">=1.0, <2"     # default: "*"
 //! target-os = ["linux"]          # default: ["linux"]
+//! bundle = ["libgreet.so.1"]     # native libraries to ship in the package (default: none)
 //! ```
+//!
+//! `bundle` is not part of the descriptor (the plugin's binaries do not carry it): `plugin-build`
+//! reads it with [`bundle`] to put those libraries in the package; [`read`] only checks it, so
+//! that a bad entry fails the build as early as any other key.
 //!
 //! The export macro calls [`read`] with cargo's `CARGO_PKG_*` values and the table from the
 //! file; `plugin-build` calls it with `cargo metadata`'s. Either way the same rules and the same
@@ -18,7 +23,7 @@ use std::fmt;
 use crate::{host_version, id, target_os, Descriptor};
 
 /// The keys `[package.metadata.plugin]` may hold.
-pub const KNOWN_KEYS: &[&str] = &["id", "name", "host-version", "target-os"];
+pub const KNOWN_KEYS: &[&str] = &["id", "name", "host-version", "target-os", "bundle"];
 
 /// The `[package]` fields a descriptor takes (workspace inheritance already resolved).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -125,6 +130,16 @@ pub enum MetadataError {
         /// What it holds.
         found: String,
     },
+    /// `bundle` is not an array of strings.
+    BundleNotAList {
+        /// What it holds.
+        found: String,
+    },
+    /// A `bundle` entry that is not a plain library file name (`libfoo.so.1`).
+    BundleBadName {
+        /// The entry.
+        name: String,
+    },
 }
 
 impl fmt::Display for MetadataError {
@@ -159,6 +174,14 @@ impl fmt::Display for MetadataError {
                 f,
                 "`target-os` holds `{found}`; expected names among: {}",
                 target_os::KNOWN.join(", ")
+            ),
+            Self::BundleNotAList { found } => write!(
+                f,
+                "`bundle` must be an array of library file names like [\"libfoo.so.1\"], found {found}"
+            ),
+            Self::BundleBadName { name } => write!(
+                f,
+                "`bundle` entry `{name}` is not a library file name: give the name the plugin links (`libfoo.so.1`), without a folder"
             ),
         }
     }
@@ -224,6 +247,7 @@ pub fn read(
             })
         }
     };
+    bundle(Some(&toml::Value::Table(table.clone())))?;
     let homepage = match &package.homepage {
         Some(h) if !h.is_empty() => h.clone(),
         _ => package.repository.clone().unwrap_or_default(),
@@ -239,6 +263,30 @@ pub fn read(
         host_version,
         target_os,
     })
+}
+
+/// The libraries `[package.metadata.plugin] bundle` names (`plugin` is that table, `None`
+/// when absent), in the order given: plain file names, no duplicates kept.
+pub fn bundle(plugin: Option<&toml::Value>) -> Result<Vec<String>, MetadataError> {
+    let Some(value) = plugin.and_then(|p| p.get("bundle")) else {
+        return Ok(Vec::new());
+    };
+    let not_a_list = || MetadataError::BundleNotAList {
+        found: value.to_string(),
+    };
+    let items = value.as_array().ok_or_else(not_a_list)?;
+    let mut names: Vec<String> = Vec::new();
+    for item in items {
+        let name = item.as_str().ok_or_else(not_a_list)?;
+        let plain = crate::manifest::is_plain_file_name(name) && !name.starts_with('.');
+        if !plain {
+            return Err(MetadataError::BundleBadName { name: name.into() });
+        }
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
 }
 
 /// Reads the descriptor from a whole `Cargo.toml` text's `[package.metadata.plugin]`, with the
@@ -322,6 +370,16 @@ mod tests {
     }
 
     #[test]
+    fn bundle_lists_library_names() {
+        let text = "[package]\nname = \"x\"\n[package.metadata.plugin]\nbundle = [\"libgreet.so.1\", \"libz.so.1\", \"libgreet.so.1\"]\n";
+        assert!(read_manifest_text(&package(), text).is_ok());
+        let doc: toml::Table = text.parse().unwrap();
+        let plugin = doc["package"].get("metadata").and_then(|m| m.get("plugin"));
+        assert_eq!(bundle(plugin).unwrap(), ["libgreet.so.1", "libz.so.1"]);
+        assert_eq!(bundle(None).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
     fn every_mistake_is_refused_with_the_fix() {
         let cases = [
             ("id = \"my plugin\"", "plugin id `my plugin` is not valid"),
@@ -331,6 +389,14 @@ mod tests {
             ("target-os = \"linux\"", "must be an array of strings"),
             ("colour = \"red\"", "unknown key `colour`"),
             ("id = 7", "must be a string"),
+            ("bundle = \"libgreet.so.1\"", "`bundle` must be an array"),
+            ("bundle = [1]", "`bundle` must be an array"),
+            (
+                "bundle = [\"../libgreet.so.1\"]",
+                "entry `../libgreet.so.1` is not",
+            ),
+            ("bundle = [\"lib/libgreet.so.1\"]", "without a folder"),
+            ("bundle = [\"..\"]", "is not a library file name"),
         ];
         for (line, expected) in cases {
             let err = check(line).expect_err(line);

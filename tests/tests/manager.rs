@@ -56,6 +56,7 @@ fn deploy_folder(dir: &Path, folder: &str, library: &Path, edit: impl FnOnce(&mu
                 file: file.clone(),
                 size: bytes.len() as u64,
                 sha256: sha256_hex(&bytes),
+                libs: Vec::new(),
             },
         )]
         .into(),

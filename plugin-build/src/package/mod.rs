@@ -261,6 +261,7 @@ pub fn package(args: &PackageArgs) -> Result<Packaged, PackageError> {
                 file: file.clone(),
                 size: data.len() as u64,
                 sha256: manifest::sha256_hex(&data),
+                libs: Vec::new(),
             },
         );
         files.push(archive::Entry { name: file, data });

@@ -388,6 +388,7 @@ mod tests {
                     file: "p-amd64.so".into(),
                     size: so.len() as u64,
                     sha256: manifest::sha256_hex(so),
+                    libs: Vec::new(),
                 },
             )]),
         }

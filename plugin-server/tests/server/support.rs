@@ -401,6 +401,7 @@ pub fn manifest_for(id: &str, version: &str, targets: &[(&str, &str, &[u8])]) ->
                         file: file.to_string(),
                         size: bytes.len() as u64,
                         sha256: manifest::sha256_hex(bytes),
+                        libs: Vec::new(),
                     },
                 )
             })
