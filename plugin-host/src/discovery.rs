@@ -75,16 +75,6 @@ pub(crate) fn classify(path: PathBuf) -> Found {
     }
 }
 
-/// The library to load for a candidate, and the manifest when it is a plugin folder.
-pub(crate) fn resolve(candidate: &Path) -> Result<(PathBuf, Option<Manifest>), Refusal> {
-    if !candidate.is_dir() {
-        return Ok((candidate.to_owned(), None));
-    }
-    let folder = read_folder(candidate)?;
-    let (library, manifest) = library_of(candidate, folder.manifest)?;
-    Ok((library, Some(manifest)))
-}
-
 /// A plugin folder's manifest, as its exact bytes (what a signature covers), parsed, and its
 /// signature's text if it has one.
 pub(crate) struct Folder {
@@ -93,19 +83,10 @@ pub(crate) struct Folder {
     pub signature: Option<String>,
 }
 
-/// Reads a plugin folder's `plugin.toml` and `plugin.toml.minisig`. The manifest is parsed but
-/// a parse error is kept for later: under a trust policy the signature is checked first, so an
-/// edited manifest is reported as such.
-pub(crate) fn read_folder(candidate: &Path) -> Result<Folder, Refusal> {
-    let handle = fs::File::open(candidate).map_err(|e| Refusal::Unreadable {
-        reason: e.to_string(),
-    })?;
-    read_folder_in(&handle).map_err(|e| Refusal::Unreadable {
-        reason: e.to_string(),
-    })
-}
-
-/// [`read_folder`] through an open handle on the folder (see `precheck`'s snapshot).
+/// Reads a plugin folder's `plugin.toml` and `plugin.toml.minisig`, through an open handle on
+/// the folder (see `precheck`'s snapshot). The manifest is parsed but a parse error is kept for
+/// later: under a trust policy the signature is checked first, so an edited manifest is
+/// reported as such.
 pub(crate) fn read_folder_in(folder: &fs::File) -> std::io::Result<Folder> {
     let mut manifest_bytes = Vec::new();
     open_in(folder, manifest::FILE_NAME)?.read_to_end(&mut manifest_bytes)?;

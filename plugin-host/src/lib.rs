@@ -46,6 +46,7 @@ pub mod preflight;
 mod report;
 mod runner;
 mod services;
+mod stamp;
 pub mod trust;
 mod values;
 mod watch;

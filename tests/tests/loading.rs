@@ -456,6 +456,102 @@ fn cli_call_runs_an_operation_and_reports_failures_with_exit_codes() {
     assert!(stderr.contains("KEY=VALUE"), "{stderr}");
 }
 
+/// The ids `plugin-host call` derives from user names without `--user-id` (pinned by the
+/// command's own unit test).
+const CLI_ID: u64 = 11_077_597_517_297_386_638;
+const BO_ID: u64 = 13_621_591_236_042_267_915;
+
+#[test]
+fn cli_call_keeps_each_users_storage_and_configuration_apart() {
+    let dir = plugin_dir(&[("showcase.so", &artifacts().showcase)]);
+    let storage = tempfile::tempdir().unwrap();
+    let storage_dir = storage.path().to_str().unwrap();
+    let call = |args: &[&str]| -> serde_json::Value {
+        let args: Vec<&str> = ["call", "showcase"]
+            .into_iter()
+            .chain(args.iter().copied())
+            .chain(["--storage-dir", storage_dir, "--json"])
+            .collect();
+        let (code, stdout, stderr) = run_cli(&args, dir.path(), &[]);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+    };
+    let count = |args: &[&str]| call(&[&["count"], args].concat())["count"].clone();
+
+    // The issue's steps: three calls, then the same with `--user bo`, who starts at one.
+    for n in 1..=3 {
+        assert_eq!(count(&[]), n);
+    }
+    assert_eq!(count(&["--user", "bo"]), 1, "bo is another user");
+    assert_eq!(count(&["--user", "cli"]), 4, "the default user is `cli`");
+
+    // An id given: that user, whatever the name; with a configuration of its own.
+    let howdy = r#"{"greeting": "Howdy", "max_count": 100}"#;
+    assert_eq!(
+        count(&["--user-id", "7", "--user", "ann", "--set-config", howdy]),
+        1
+    );
+    assert_eq!(count(&["--user-id", "7", "--user", "ann (renamed)"]), 2);
+    assert_eq!(
+        call(&["greet", "--user-id", "7", "--user", "ann"])["greeting"],
+        "Howdy, ann!",
+        "user 7's stored configuration applies in a later run"
+    );
+    assert_eq!(
+        call(&["greet", "--user", "bo"])["greeting"],
+        "Hello, bo!",
+        "bo's configuration is untouched"
+    );
+
+    let mut files: Vec<String> = fs::read_dir(storage.path().join("showcase"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("user-"))
+        .collect();
+    files.sort();
+    let mut expected = vec![
+        format!("user-{CLI_ID}.bin"),
+        format!("user-{BO_ID}.bin"),
+        "user-7.bin".to_owned(),
+        "user-7.config".to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(
+        files, expected,
+        "one storage file per user, a configuration for user 7"
+    );
+
+    // Without a label the description names the user the instance is for.
+    let (code, stdout, stderr) = run_cli(
+        &[
+            "call",
+            "showcase",
+            "--user",
+            "eve",
+            "--user-id",
+            "9",
+            "--admin",
+        ],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("instance for user `eve` (id 9, admin)"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = run_cli(
+        &["call", "showcase", "count", "--user-id", "x"],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(
+        code, 2,
+        "a user id that is not a number is a bad command line"
+    );
+    assert!(stderr.contains("--user-id"), "{stderr}");
+}
+
 #[test]
 fn a_panic_in_on_load_makes_only_that_plugin_invalid() {
     let a = artifacts();

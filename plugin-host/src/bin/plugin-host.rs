@@ -19,6 +19,8 @@ use plugrack_host::{
 
 #[path = "plugin-host/shell.rs"]
 mod shell;
+#[path = "plugin-host/user.rs"]
+mod user;
 
 const EXIT_CALL_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -91,7 +93,8 @@ enum Command {
         common: Common,
     },
     /// Call a plugin's execute capability: LABEL with KEY=VALUE (text) or KEY:=JSON inputs.
-    /// Without a LABEL, describe the plugin.
+    /// Without a LABEL, describe the plugin. The instance is the user's: each user (by id,
+    /// see --user-id) has its own instance, storage and configuration.
     Call {
         #[command(flatten)]
         common: Common,
@@ -102,9 +105,12 @@ enum Command {
         /// Inputs: KEY=TEXT or KEY:=JSON (numbers, true/false, null, objects).
         #[arg(value_name = "KEY=VALUE")]
         values: Vec<String>,
-        /// The user name the instance is created for.
-        #[arg(long, default_value = "cli")]
-        user: String,
+        #[command(flatten)]
+        user: user::UserArgs,
+        /// Before the call, give the user's instance this configuration (the plugin's JSON
+        /// text) and store it for that user (with --storage-dir, for later runs too).
+        #[arg(long, value_name = "JSON")]
+        set_config: Option<String>,
     },
     /// Load the folders, then watch them: print every load, reload, refusal and unload as it
     /// happens (one JSON object per line with --json).
@@ -164,7 +170,15 @@ fn main() -> ExitCode {
             label,
             values,
             user,
-        } => call(&common, &id, label.as_deref(), &values, &user),
+            set_config,
+        } => call(
+            &common,
+            &id,
+            label.as_deref(),
+            &values,
+            &user.user(),
+            set_config.as_deref(),
+        ),
         Command::Watch { common, seconds } => watch(&common, seconds),
         Command::Completions { shell } => shell::completions(Cli::command(), shell),
         Command::Man { out_dir } => shell::man(Cli::command(), out_dir.as_deref()),
@@ -381,7 +395,8 @@ fn call(
     id: &str,
     label: Option<&str>,
     args: &[String],
-    user: &str,
+    user: &User,
+    set_config: Option<&str>,
 ) -> std::io::Result<ExitCode> {
     let mut input = Values::new();
     for arg in args {
@@ -413,7 +428,12 @@ fn call(
         }
         return Ok(ExitCode::from(EXIT_NOT_AVAILABLE));
     };
-    let instance = match manager.instance(id, &User::new(1, user)) {
+    if let Some(text) = set_config {
+        if let Err(e) = manager.set_config(id, user, text) {
+            return Ok(failure(&e));
+        }
+    }
+    let instance = match manager.instance(id, user) {
         Ok(instance) => instance,
         Err(e) => return Ok(failure(&e)),
     };
@@ -428,6 +448,13 @@ fn call(
             writeln!(out, "{}", info.description)?;
         }
         writeln!(out, "capabilities: {}", info.capabilities.join(", "))?;
+        writeln!(
+            out,
+            "instance for user `{}` (id {}{})",
+            user.name,
+            user.id,
+            if user.admin { ", admin" } else { "" }
+        )?;
         if let Ok(routes) = instance.routes() {
             for r in routes {
                 writeln!(out, "route: {} {} (label `{}`)", r.method, r.path, r.label)?;
@@ -509,6 +536,12 @@ fn watch(common: &Common, seconds: Option<u64>) -> std::io::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
+    let folders: Vec<String> = [&common.bundled_dir, &Some(common.plugins_dir.clone())]
+        .into_iter()
+        .flatten()
+        .map(|d| format!("`{}`", d.display()))
+        .collect();
+    eprintln!("    Watching {}", folders.join(" and "));
     let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
     let mut out = std::io::stdout().lock();
     loop {

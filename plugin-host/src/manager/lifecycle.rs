@@ -8,13 +8,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{drain_instances, lock_poisoned, stamp_of, Loaded, PluginManager};
+use super::{drain_instances, lock_poisoned, Loaded, PluginManager};
 use crate::{
     call::{CallError, Instance},
     discovery::Origin,
     events::PluginEvent,
     report::{PluginReport, PluginStatus},
     runner::Failure,
+    stamp,
 };
 
 impl PluginManager {
@@ -23,27 +24,27 @@ impl PluginManager {
     /// the old one, which is unloaded once they are released. A new build that fails any
     /// check leaves the running plugin in place, with the reason in its report's messages.
     pub fn reload(&self, source: &Path) -> PluginReport {
+        // Taken before anything reads it, as in a first load.
+        let stamp = stamp::of(source);
         let current = {
             let state = self.state.read().unwrap_or_else(lock_poisoned);
-            state
-                .iter()
-                .find(|e| e.source == source)
-                .map(|e| (e.origin, e.loaded.clone(), e.refused_stamp))
+            state.iter().find(|e| e.source == source).map(|e| {
+                let unchanged = stamp.is_some() && e.tried == stamp;
+                (
+                    e.origin,
+                    e.loaded.clone(),
+                    unchanged.then(|| Self::report(e)),
+                )
+            })
         };
-        let stamp = stamp_of(source);
-        let current = match current {
-            Some((_, Some(old), refused))
-                if stamp.is_some() && (old.stamp == stamp || refused == stamp) =>
-            {
-                // A watcher event for a build already loaded or already refused (attribute
-                // updates, a second event for one deploy): nothing to do.
-                return self.report_for(&old.info.id).expect("the entry is loaded");
-            }
-            other => other.map(|(origin, loaded, _)| (origin, loaded)),
-        };
-        let Some((_, Some(old))) = current else {
-            let origin = current.map_or(Origin::External, |(o, _)| o);
-            return self.load_path(source, origin);
+        let old = match current {
+            // The version last tried, loaded or refused (an event about attributes, a second
+            // event for one deploy, the checks' own reads): nothing to do.
+            Some((_, _, Some(unchanged))) => return unchanged,
+            Some((_, Some(old), None)) => old,
+            // Refused or skipped before, and changed since: try it as a new entry.
+            Some((origin, None, None)) => return self.load_new(source, origin),
+            None => return self.load_path(source, Origin::External),
         };
         let old_id = old.info.id.clone();
         match self.open(source, Some(&old_id)) {
@@ -52,6 +53,7 @@ impl PluginManager {
                 {
                     let mut state = self.state.write().unwrap_or_else(lock_poisoned);
                     if let Some(entry) = state.iter_mut().find(|e| e.source == source) {
+                        entry.tried = stamp;
                         entry.loaded = Some(Arc::clone(&new));
                         entry.status = PluginStatus::Active;
                         entry.messages.push(format!(
@@ -76,7 +78,7 @@ impl PluginManager {
                 let mut state = self.state.write().unwrap_or_else(lock_poisoned);
                 if let Some(entry) = state.iter_mut().find(|e| e.source == source) {
                     entry.messages.push(message.clone());
-                    entry.refused_stamp = stamp;
+                    entry.tried = stamp;
                 }
                 drop(state);
                 self.subscribers.publish(PluginEvent::ReloadRefused {

@@ -35,6 +35,7 @@ use crate::{
     report::{PluginInfo, PluginReport, PluginStatus},
     runner::{Health, Runner},
     services::{Shared, Storage},
+    stamp::{self, Stamp},
 };
 
 mod extensions;
@@ -50,9 +51,6 @@ struct Slot {
 }
 
 pub(crate) struct Loaded {
-    /// Length, modification time and inode of the library file when it was loaded: a watcher
-    /// event that changed none of them is not a new build.
-    stamp: Option<(u64, SystemTime, u64)>,
     /// Where the plugin runs.
     runner: Box<dyn Runner>,
     info: PluginInfo,
@@ -66,8 +64,10 @@ pub(crate) struct Loaded {
 }
 
 struct Entry {
-    /// The build last refused by a reload, so the same broken file is not tried again.
-    refused_stamp: Option<(u64, SystemTime, u64)>,
+    /// The entry's stamp when it was last tried (loaded, refused or skipped), taken before it
+    /// was read: the same version is never tried twice, a refused file included; a change to
+    /// it (or its removal) is what lets it be tried again.
+    tried: Option<Stamp>,
     source: PathBuf,
     origin: Origin,
     status: PluginStatus,
@@ -227,7 +227,7 @@ impl PluginManager {
                 );
                 log::warn!(target: "plugrack_host", "{error}");
                 return vec![self.push(Entry {
-                    refused_stamp: None,
+                    tried: None,
                     source: dir.to_owned(),
                     origin,
                     status: PluginStatus::Invalid(error),
@@ -243,7 +243,7 @@ impl PluginManager {
                 Found::Skipped { path, reason } => {
                     log::debug!(target: "plugrack_host", "skipping {}: {reason}", path.display());
                     self.push(Entry {
-                        refused_stamp: None,
+                        tried: stamp::of(&path),
                         source: path,
                         origin,
                         status: PluginStatus::Skipped { reason },
@@ -261,6 +261,9 @@ impl PluginManager {
     }
 
     fn load_path(&self, path: &Path, origin: Origin) -> PluginReport {
+        // Taken before anything reads it: a write during the load changes the stamp, and the
+        // watcher's event for that write loads the new version.
+        let tried = stamp::of(path);
         let entry = match self.open(path, None) {
             Ok(loaded) => {
                 log::info!(target: "plugrack_host", "loaded plugin `{}` from {}", loaded.info.id, path.display());
@@ -269,7 +272,7 @@ impl PluginManager {
                     source: path.to_owned(),
                 });
                 Entry {
-                    refused_stamp: None,
+                    tried,
                     source: path.to_owned(),
                     origin,
                     status: PluginStatus::Active,
@@ -290,7 +293,7 @@ impl PluginManager {
                     _ => vec![],
                 };
                 Entry {
-                    refused_stamp: None,
+                    tried,
                     source: path.to_owned(),
                     origin,
                     status: PluginStatus::Invalid(*error),
@@ -419,7 +422,7 @@ impl PluginManager {
         match discovery::classify(path.to_owned()) {
             Found::Candidate(path) => self.load_path(&path, origin),
             Found::Skipped { path, reason } => self.push(Entry {
-                refused_stamp: None,
+                tried: stamp::of(&path),
                 source: path,
                 origin,
                 status: PluginStatus::Skipped { reason },
@@ -454,15 +457,6 @@ fn default_private_dir() -> tempfile::TempDir {
     builder
         .tempdir()
         .expect("create a private folder for plugin copies")
-}
-
-/// Identifies one build of a plugin entry: the library file's length, modification time and
-/// inode (a deploy by rename gives a new inode even within one clock tick).
-fn stamp_of(source: &Path) -> Option<(u64, SystemTime, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    let library = discovery::resolve(source).ok()?.0;
-    let meta = fs::metadata(library).ok()?;
-    Some((meta.len(), meta.modified().ok()?, meta.ino()))
 }
 
 fn drain_instances(loaded: &Loaded) {

@@ -12,7 +12,7 @@ use std::{
     time::{Instant, SystemTime},
 };
 
-use super::{stamp_of, Loaded, PluginManager};
+use super::{Loaded, PluginManager};
 use crate::{
     error::{LoadError, Refusal},
     extension,
@@ -192,7 +192,6 @@ impl PluginManager {
         };
         Ok(Arc::new(Loaded {
             extensions,
-            stamp: stamp_of(path),
             runner: opened.runner,
             info: opened.info,
             instances: Mutex::default(),
