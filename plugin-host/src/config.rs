@@ -25,6 +25,7 @@ pub struct HostConfig {
     pub(crate) log_max_bytes: u64,
     pub(crate) lifecycle_timeout: Duration,
     pub(crate) private_dir: Option<PathBuf>,
+    pub(crate) load_from: LoadFrom,
     pub(crate) on_message: Option<Arc<dyn Fn(MessageEvent) + Send + Sync>>,
     pub(crate) extension_points: Vec<DeclaredPoint>,
     pub(crate) cache_dir: Option<PathBuf>,
@@ -54,6 +55,7 @@ impl std::fmt::Debug for HostConfig {
             .field("log_max_bytes", &self.log_max_bytes)
             .field("lifecycle_timeout", &self.lifecycle_timeout)
             .field("private_dir", &self.private_dir)
+            .field("load_from", &self.load_from)
             .field("on_message", &self.on_message.is_some())
             .field("extension_points", &points)
             .field("cache_dir", &self.cache_dir)
@@ -77,6 +79,7 @@ impl HostConfig {
             log_max_bytes: 10 * 1024 * 1024,
             lifecycle_timeout: Duration::from_secs(10),
             private_dir: None,
+            load_from: LoadFrom::PrivateCopy,
             on_message: None,
             extension_points: Vec::new(),
             cache_dir: None,
@@ -138,6 +141,15 @@ impl HostConfig {
     /// under the system's temporary folder, removed with the manager).
     pub fn private_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.private_dir = Some(dir.into());
+        self
+    }
+
+    /// What the manager maps when it loads a plugin in this process: a private copy of the
+    /// file (the default, safe whatever writes the plugins folder), or the file itself,
+    /// which saves the copy (most of a load's cost) but is safe only when every writer of the
+    /// plugins folder replaces a file by renaming a new one over it. See [`LoadFrom`].
+    pub fn load_from(mut self, from: LoadFrom) -> Self {
+        self.load_from = from;
         self
     }
 
@@ -236,4 +248,26 @@ impl HostConfig {
             .get(&plugin_id.to_ascii_lowercase())
             .unwrap_or(&self.isolation)
     }
+}
+
+/// What the manager maps when it loads a plugin in this process ([`HostConfig::load_from`]).
+///
+/// The dynamic loader maps a library's file; a file written in place while it is mapped
+/// (`cp new.so plugins/old.so` truncates and rewrites the same file) changes the code under
+/// the running host, which then crashes. A file replaced by a rename (`plugin-build deploy`,
+/// `plugin-server`'s installs, `install(1)`, `mv`) leaves the mapped one untouched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LoadFrom {
+    /// A private copy of the file, written when the plugin is loaded and never written
+    /// again: safe whatever writes the plugins folder.
+    #[default]
+    PrivateCopy,
+    /// The file itself, opened once, checked and loaded through that one open file (a
+    /// rename meanwhile cannot swap what is checked for something else). No copy is
+    /// written. Only for plugins folders whose every writer replaces files by rename;
+    /// writing a loaded file in place crashes the host. Out-of-process plugins, and a file
+    /// this manager already loaded in place once (the loader would hand back the library it
+    /// already has), still get a private copy.
+    InPlace,
 }

@@ -54,7 +54,7 @@ mod wire;
 pub mod worker;
 
 pub use call::{CallError, Instance};
-pub use config::HostConfig;
+pub use config::{HostConfig, LoadFrom};
 pub use crash::{signal_name, Crash};
 pub use discovery::Origin;
 pub use error::{host_target_name, LoadError, Refusal};

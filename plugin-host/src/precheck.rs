@@ -6,7 +6,9 @@
 //! 1. a plugin folder's `plugin.toml` is read and, under a trust policy, its exact bytes must
 //!    carry a signature by a trusted key ([`crate::trust`]); then it must parse and list a
 //!    build for this host;
-//! 2. the library is read once, whole; a file that changes while it is read (a copy in
+//! 2. the library is taken once, whole: read into memory ([`precheck`], for tools), or, when the
+//!    manager loads it, copied by the kernel into the manager's private copy and checked
+//!    through a read-only map of that copy; a file that changes while it is taken (a copy in
 //!    progress) is refused, so what is checked is exactly what is loaded;
 //! 3. the ELF checks of [`crate::preflight`] (file type, class, machine, structure, root
 //!    symbol) and, for a plugin folder, the size and SHA-256 that `plugin.toml` lists;
@@ -24,6 +26,7 @@
 use std::{
     fs,
     io::Read,
+    ops::Deref,
     path::{Path, PathBuf},
 };
 
@@ -35,6 +38,7 @@ use crate::{
     error::{LoadError, Refusal},
     manifest::Manifest,
     preflight::{self, ElfFacts},
+    runner::PrivateCopy,
     trust::{Signer, TrustError},
     PluginInfo,
 };
@@ -69,10 +73,106 @@ pub struct Prechecked {
 /// }
 /// ```
 pub fn precheck(path: &Path, config: &HostConfig) -> Result<Prechecked, Box<LoadError>> {
+    let checked = check(path, config, Take::Read)?;
+    Ok(Prechecked {
+        library: checked.library,
+        bytes: match checked.bytes {
+            LibraryBytes::Read(bytes) => bytes,
+            mapped => mapped.to_vec(),
+        },
+        facts: checked.facts,
+        manifest: checked.manifest,
+        section: checked.section,
+        signer: checked.signer,
+    })
+}
+
+/// How the library's bytes are taken from the plugins folder.
+pub(crate) enum Take<'a> {
+    /// Read into memory.
+    Read,
+    /// Copied to the private file this names (from the library's path), then mapped.
+    CopyTo(&'a dyn Fn(&Path) -> PathBuf),
+    /// Mapped where it is, and given the private name `name` names, a link to the open file
+    /// ([`crate::LoadFrom::InPlace`]); copied as by `CopyTo` when `allowed` says no for the
+    /// open file's metadata.
+    InPlace {
+        name: &'a dyn Fn(&Path) -> PathBuf,
+        allowed: &'a dyn Fn(&fs::Metadata) -> bool,
+    },
+}
+
+/// A library's bytes as the checks see them.
+pub(crate) enum LibraryBytes {
+    /// Read into memory.
+    Read(Vec<u8>),
+    /// A read-only map of the private copy; `copy` is the copy's name, until the manager
+    /// takes it to load (the map keeps the data after the name is removed).
+    Copied {
+        map: memmap2::Mmap,
+        copy: Option<PrivateCopy>,
+    },
+    /// A read-only map of the file itself; `link` is a private name for the open `file`
+    /// (a symbolic link to `/proc/self/fd/N`), until the manager takes it to load. The file
+    /// stays open, so the link keeps naming what was checked, until this is dropped.
+    InPlace {
+        map: memmap2::Mmap,
+        link: Option<PrivateCopy>,
+        #[expect(
+            dead_code,
+            reason = "held open: the link names it until the library is loaded"
+        )]
+        file: fs::File,
+    },
+}
+
+impl LibraryBytes {
+    /// The private copy (or, in place, the private link), once: the manager loads it.
+    pub(crate) fn take_copy(&mut self) -> Option<PrivateCopy> {
+        match self {
+            LibraryBytes::Read(_) => None,
+            LibraryBytes::Copied { copy, .. } => copy.take(),
+            LibraryBytes::InPlace { link, .. } => link.take(),
+        }
+    }
+
+    /// Whether these are the file itself rather than a copy.
+    pub(crate) fn is_in_place(&self) -> bool {
+        matches!(self, LibraryBytes::InPlace { .. })
+    }
+}
+
+impl Deref for LibraryBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            LibraryBytes::Read(bytes) => bytes,
+            LibraryBytes::Copied { map, .. } | LibraryBytes::InPlace { map, .. } => map,
+        }
+    }
+}
+
+/// [`Prechecked`] with the bytes as taken.
+pub(crate) struct Checked {
+    pub library: PathBuf,
+    pub bytes: LibraryBytes,
+    pub facts: ElfFacts,
+    pub manifest: Option<Manifest>,
+    pub section: Option<Section>,
+    pub signer: Option<Signer>,
+}
+
+/// [`precheck`], taking the library's bytes as `take` says.
+pub(crate) fn check(
+    path: &Path,
+    config: &HostConfig,
+    take: Take<'_>,
+) -> Result<Checked, Box<LoadError>> {
     let fail = |refusal: Refusal| Box::new(LoadError::new(path, refusal));
     let policy = config.trust_policy();
     let (library, bytes, manifest, signer) = if path.is_dir() {
-        let snapshot = folder_snapshot(path).map_err(fail)?;
+        let snapshot = folder_snapshot(path, &take).map_err(fail)?;
         let signer = policy
             .check(
                 &snapshot.folder.manifest_bytes,
@@ -89,7 +189,8 @@ pub fn precheck(path: &Path, config: &HostConfig) -> Result<Prechecked, Box<Load
                 reason: e.to_string(),
             })
         })?;
-        (path.to_owned(), read_whole(file).map_err(fail)?, None, None)
+        let bytes = take_whole(file, path, &take).map_err(fail)?;
+        (path.to_owned(), bytes, None, None)
     };
     let (facts, section) = preflight::inspect_with_section(&bytes).map_err(fail)?;
     let with_id = |refusal: Refusal, id: &str| Box::new(LoadError::new(path, refusal).with_id(id));
@@ -119,7 +220,7 @@ pub fn precheck(path: &Path, config: &HostConfig) -> Result<Prechecked, Box<Load
             }
         }
     }
-    Ok(Prechecked {
+    Ok(Checked {
         library,
         bytes,
         facts,
@@ -133,18 +234,18 @@ pub fn precheck(path: &Path, config: &HostConfig) -> Result<Prechecked, Box<Load
 /// same folder.
 struct Snapshot {
     folder: discovery::Folder,
-    library: Result<Vec<u8>, Refusal>,
+    library: Result<LibraryBytes, Refusal>,
 }
 
 /// Reads a plugin folder's files through one handle on the folder, so that a deploy that swaps
 /// the folder meanwhile cannot pair one version's manifest with another's library. A deploy
 /// that removes the old folder while it is being read makes a file vanish: then the folder
 /// is read again (at most three times), and the new one is what is checked.
-fn folder_snapshot(folder: &Path) -> Result<Snapshot, Refusal> {
+fn folder_snapshot(folder: &Path, take: &Take<'_>) -> Result<Snapshot, Refusal> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match try_snapshot(folder) {
+        match try_snapshot(folder, take) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < 3 => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
@@ -158,13 +259,13 @@ fn folder_snapshot(folder: &Path) -> Result<Snapshot, Refusal> {
     }
 }
 
-fn try_snapshot(folder: &Path) -> std::io::Result<Snapshot> {
+fn try_snapshot(folder: &Path, take: &Take<'_>) -> std::io::Result<Snapshot> {
     let handle = fs::File::open(folder)?;
     let folder_read = discovery::read_folder_in(&handle)?;
     let library = match &folder_read.manifest {
         Ok(manifest) => match manifest.targets.get(crate::host_target_name()) {
             Some(target) => match discovery::open_in(&handle, &target.file) {
-                Ok(file) => read_whole(file),
+                Ok(file) => take_whole(file, &folder.join(&target.file), take),
                 // Vanished with a replaced folder: read again. A file that was never there is
                 // reported by `library_of` (no build for this host) or below.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -189,13 +290,54 @@ fn try_snapshot(folder: &Path) -> std::io::Result<Snapshot> {
     })
 }
 
-/// Reads an open file whole, refusing one that changes while it is read: its size or
-/// modification time differs between before and after (checked on the open file, so a file
-/// renamed into place meanwhile is not a change: the old one was read whole).
-fn read_whole(mut file: fs::File) -> Result<Vec<u8>, Refusal> {
-    let unreadable = |e: std::io::Error| Refusal::Unreadable {
+/// Takes the open library file `file` (at `library`) whole, as `take` says.
+fn take_whole(file: fs::File, library: &Path, take: &Take<'_>) -> Result<LibraryBytes, Refusal> {
+    match take {
+        Take::Read => read_whole(file).map(LibraryBytes::Read),
+        Take::CopyTo(name) => copy_whole(file, name(library)),
+        Take::InPlace { name, allowed } => {
+            let before = before_taking(&file)?;
+            if !allowed(&before) {
+                return copy_whole(file, name(library));
+            }
+            match map_in_place(&file, name(library)) {
+                Ok((map, link)) => Ok(LibraryBytes::InPlace {
+                    map,
+                    link: Some(link),
+                    file,
+                }),
+                // No `/proc` (or no map): a copy works everywhere.
+                Err(e) => {
+                    log::debug!(target: "plugrack_host", "loading a copy of {}: {e}", library.display());
+                    copy_whole(file, name(library))
+                }
+            }
+        }
+    }
+}
+
+/// Maps the open file read-only where it is and links the private name `link` to it.
+///
+/// Why a link: the dynamic loader hands back the library it already has for a name it has
+/// seen, so every load needs a name of its own; and a link to `/proc/self/fd/N` names this
+/// open file, not whatever the plugin's path names by the time the loader opens it.
+fn map_in_place(file: &fs::File, link: PathBuf) -> std::io::Result<(memmap2::Mmap, PrivateCopy)> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `LoadFrom::InPlace` is the host's promise that nothing writes a plugin file in
+    // place; the checks read the map before the library is loaded from the same file.
+    let map = unsafe { memmap2::Mmap::map(file) }?;
+    std::os::unix::fs::symlink(format!("/proc/self/fd/{}", file.as_raw_fd()), &link)?;
+    Ok((map, PrivateCopy(link)))
+}
+
+fn unreadable(e: std::io::Error) -> Refusal {
+    Refusal::Unreadable {
         reason: e.to_string(),
-    };
+    }
+}
+
+/// The open file's metadata before it is taken: a regular file, not empty.
+fn before_taking(file: &fs::File) -> Result<fs::Metadata, Refusal> {
     let before = file.metadata().map_err(unreadable)?;
     if !before.is_file() {
         return Err(Refusal::NotAFile);
@@ -203,16 +345,62 @@ fn read_whole(mut file: fs::File) -> Result<Vec<u8>, Refusal> {
     if before.len() == 0 {
         return Err(Refusal::Empty);
     }
-    let mut bytes = Vec::with_capacity(before.len() as usize);
-    file.read_to_end(&mut bytes).map_err(unreadable)?;
+    Ok(before)
+}
+
+/// Refuses a file that changed while `taken` bytes of it were taken: its size or modification
+/// time differs between before and after (checked on the open file, so a file renamed into
+/// place meanwhile is not a change: the old one was taken whole).
+fn unchanged(file: &fs::File, before: &fs::Metadata, taken: u64) -> Result<(), Refusal> {
     let after = file.metadata().map_err(unreadable)?;
-    let changed = bytes.len() as u64 != before.len()
+    let changed = taken != before.len()
         || after.len() != before.len()
         || after.modified().ok() != before.modified().ok();
     if changed {
         return Err(Refusal::ChangedWhileReading);
     }
+    Ok(())
+}
+
+/// Reads an open file whole, refusing one that changes while it is read.
+fn read_whole(mut file: fs::File) -> Result<Vec<u8>, Refusal> {
+    let before = before_taking(&file)?;
+    let mut bytes = Vec::with_capacity(before.len() as usize);
+    file.read_to_end(&mut bytes).map_err(unreadable)?;
+    unchanged(&file, &before, bytes.len() as u64)?;
     Ok(bytes)
+}
+
+/// Copies an open file whole to the new file `to`, refusing one that changes meanwhile, and
+/// maps the copy read-only for the checks.
+///
+/// Why: the manager loads a private copy anyway (see `manager/open.rs`). Reading the file
+/// into memory and writing the copy from there passed every byte through fresh pages of this
+/// process twice; a file-to-file copy stays in the kernel (`copy_file_range`, else
+/// `sendfile`), and the checks touch only the pages they read (headers, the section, the root
+/// symbol), from the copy that is then loaded.
+fn copy_whole(mut file: fs::File, to: PathBuf) -> Result<LibraryBytes, Refusal> {
+    let before = before_taking(&file)?;
+    let cannot_copy = |e: std::io::Error, to: &Path| Refusal::Unreadable {
+        reason: format!("cannot copy it to {}: {e}", to.display()),
+    };
+    let mut out = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&to)
+        .map_err(|e| cannot_copy(e, &to))?;
+    // From here on an error removes the copy.
+    let copy = PrivateCopy(to);
+    let copied = std::io::copy(&mut file, &mut out).map_err(|e| cannot_copy(e, &copy.0))?;
+    unchanged(&file, &before, copied)?;
+    // SAFETY: the copy is the manager's own file in its private folder, written above and
+    // never written again, so the map's bytes cannot change or shrink under it.
+    let map = unsafe { memmap2::Mmap::map(&out) }.map_err(|e| cannot_copy(e, &copy.0))?;
+    Ok(LibraryBytes::Copied {
+        map,
+        copy: Some(copy),
+    })
 }
 
 /// Checks, after loading, that the root module's descriptor says what the section said: the
@@ -320,5 +508,32 @@ mod tests {
         fs::write(&file, b"").unwrap();
         assert_eq!(read_whole(open(&file)), Err(Refusal::Empty));
         assert_eq!(read_whole(open(dir.path())), Err(Refusal::NotAFile));
+    }
+
+    #[test]
+    fn a_copied_file_is_mapped_whole_and_its_copy_removed_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, to) = (dir.path().join("x.so"), dir.path().join("copy-x.so"));
+        let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(&file, &content).unwrap();
+        let mut taken = copy_whole(fs::File::open(&file).unwrap(), to.clone()).unwrap();
+        assert_eq!(&*taken, &content[..]);
+        assert_eq!(fs::read(&to).unwrap(), content);
+        let copy = taken.take_copy().expect("the copy's name");
+        assert!(taken.take_copy().is_none(), "taken once");
+        drop(copy);
+        assert!(!to.exists(), "dropping the name removes the copy");
+        assert_eq!(&*taken, &content[..], "the map keeps the data");
+
+        // A copy that cannot be written is refused and leaves nothing behind.
+        let refusal = copy_whole(
+            fs::File::open(&file).unwrap(),
+            dir.path().join("no/such/dir"),
+        );
+        assert!(matches!(refusal, Err(Refusal::Unreadable { .. })));
+        fs::write(&file, b"").unwrap();
+        let empty = copy_whole(fs::File::open(&file).unwrap(), to.clone());
+        assert!(matches!(empty, Err(Refusal::Empty)));
+        assert!(!to.exists());
     }
 }

@@ -15,7 +15,7 @@ use std::{
 };
 
 use plugrack_api::abi_stable::library::RawLibrary;
-use plugrack_host::{HostConfig, PluginManager, PluginStatus};
+use plugrack_host::{HostConfig, LoadFrom, PluginManager, PluginStatus};
 
 const MARKER: &[u8] = b"bench-0000";
 
@@ -104,59 +104,83 @@ fn main() {
         );
     }
     let mut next_id = 1;
-    println!(
-        "\n{:>6} {:>14} {:>16} {:>18} {:>8} {:>14} {:>15} {:>10}",
-        "count",
-        "load all (ms)",
-        "per plugin (ms)",
-        "bare dlopen (ms)",
-        "ratio",
-        "cpu/plugin ms",
-        "cpu/dlopen ms",
-        "cpu ratio"
-    );
+    // Each mode loads fresh copies of its own (the loader shares one library per file).
+    let modes = [
+        ("private copy (default)", LoadFrom::PrivateCopy),
+        ("in place (LoadFrom::InPlace)", LoadFrom::InPlace),
+    ];
+    // `PLUGIN_BENCH_MODE=in-place` (or `copy`) measures one mode alone, e.g. under `perf`.
+    let only = std::env::var("PLUGIN_BENCH_MODE").ok();
+    let modes: Vec<_> = modes
+        .into_iter()
+        .filter(|(_, mode)| match only.as_deref() {
+            Some("in-place") => *mode == LoadFrom::InPlace,
+            Some("copy") => *mode == LoadFrom::PrivateCopy,
+            _ => true,
+        })
+        .collect();
+    let mut rows: Vec<Vec<String>> = vec![Vec::new(); modes.len()];
     for &count in sizes {
-        let plugins = tempfile::tempdir().unwrap();
-        write_copies(&template, &offsets, plugins.path(), count, next_id);
-        next_id += count;
-        let bare = tempfile::tempdir().unwrap();
-        write_copies(&template, &offsets, bare.path(), count, next_id);
-        next_id += count;
+        for (row, &(_, load_from)) in rows.iter_mut().zip(&modes) {
+            let plugins = tempfile::tempdir().unwrap();
+            write_copies(&template, &offsets, plugins.path(), count, next_id);
+            next_id += count;
+            let bare = tempfile::tempdir().unwrap();
+            write_copies(&template, &offsets, bare.path(), count, next_id);
+            next_id += count;
 
-        let mut config = HostConfig::new("1.0.0".parse().unwrap());
-        if let Ok(dir) = std::env::var("PLUGIN_BENCH_PRIVATE_DIR") {
-            config = config.private_dir(dir);
-        }
-        let manager = PluginManager::new(config);
-        let (started, cpu) = (Instant::now(), process_cpu());
-        let reports = manager.load_dir(plugins.path());
-        let (load_all, load_cpu) = (started.elapsed(), process_cpu() - cpu);
-        assert_eq!(reports.len(), count);
-        assert!(
-            reports.iter().all(|r| r.status == PluginStatus::Active),
-            "{:?}",
-            reports.iter().find_map(|r| r.error())
-        );
+            let mut config = HostConfig::new("1.0.0".parse().unwrap()).load_from(load_from);
+            if let Ok(dir) = std::env::var("PLUGIN_BENCH_PRIVATE_DIR") {
+                config = config.private_dir(dir);
+            }
+            let manager = PluginManager::new(config);
+            let (started, cpu) = (Instant::now(), process_cpu());
+            let reports = manager.load_dir(plugins.path());
+            let (load_all, load_cpu) = (started.elapsed(), process_cpu() - cpu);
+            assert_eq!(reports.len(), count);
+            assert!(
+                reports.iter().all(|r| r.status == PluginStatus::Active),
+                "{:?}",
+                reports.iter().find_map(|r| r.error())
+            );
 
-        let (started, cpu) = (Instant::now(), process_cpu());
-        let mut entries: Vec<_> = fs::read_dir(bare.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        for path in &entries {
-            std::mem::forget(RawLibrary::load_at(path).expect("dlopen"));
+            let (started, cpu) = (Instant::now(), process_cpu());
+            let mut entries: Vec<_> = fs::read_dir(bare.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            entries.sort();
+            for path in &entries {
+                std::mem::forget(RawLibrary::load_at(path).expect("dlopen"));
+            }
+            let (bare_all, bare_cpu) = (started.elapsed(), process_cpu() - cpu);
+            let per_plugin = |d: Duration| d.as_secs_f64() * 1000.0 / count as f64;
+            let (per, bare_per) = (per_plugin(load_all), per_plugin(bare_all));
+            let (cpu_per, bare_cpu_per) = (per_plugin(load_cpu), per_plugin(bare_cpu));
+            row.push(format!(
+                "{count:>6} {:>14.1} {per:>16.3} {bare_per:>18.3} {:>7.1}x {cpu_per:>14.3} {bare_cpu_per:>15.3} {:>9.1}x",
+                load_all.as_secs_f64() * 1000.0,
+                per / bare_per,
+                cpu_per / bare_cpu_per
+            ));
         }
-        let (bare_all, bare_cpu) = (started.elapsed(), process_cpu() - cpu);
-        let per_plugin = |d: Duration| d.as_secs_f64() * 1000.0 / count as f64;
-        let (per, bare_per) = (per_plugin(load_all), per_plugin(bare_all));
-        let (cpu_per, bare_cpu_per) = (per_plugin(load_cpu), per_plugin(bare_cpu));
+    }
+    for ((name, _), row) in modes.iter().zip(&rows) {
+        println!("\n{name}:");
         println!(
-            "{count:>6} {:>14.1} {per:>16.3} {bare_per:>18.3} {:>7.1}x {cpu_per:>14.3} {bare_cpu_per:>15.3} {:>9.1}x",
-            load_all.as_secs_f64() * 1000.0,
-            per / bare_per,
-            cpu_per / bare_cpu_per
+            "{:>6} {:>14} {:>16} {:>18} {:>8} {:>14} {:>15} {:>10}",
+            "count",
+            "load all (ms)",
+            "per plugin (ms)",
+            "bare dlopen (ms)",
+            "ratio",
+            "cpu/plugin ms",
+            "cpu/dlopen ms",
+            "cpu ratio"
         );
+        for line in row {
+            println!("{line}");
+        }
     }
 
     // Reload latency and the memory each reload leaves mapped.

@@ -581,3 +581,107 @@ fn a_panic_in_on_load_makes_only_that_plugin_invalid() {
         .unwrap()
         .contains("on_load panicked on purpose"));
 }
+
+/// The files mapped into this process whose path starts with `dir` ("(deleted)" kept).
+fn mapped_under(dir: &Path) -> Vec<String> {
+    let maps = fs::read_to_string("/proc/self/maps").unwrap();
+    let mut files: Vec<String> = maps
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5).map(|_| line))
+        .map(|line| {
+            line.splitn(6, char::is_whitespace)
+                .last()
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .filter(|file| file.starts_with(&*dir.to_string_lossy()))
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+fn greet(manager: &PluginManager, name: &str) -> Value {
+    let out = manager
+        .instance("showcase", &User::new(1, name))
+        .unwrap()
+        .execute("greet", &Values::new())
+        .unwrap();
+    out["greeting"].clone()
+}
+
+/// `LoadFrom::InPlace` maps the plugin file itself (no copy), a deploy renamed over it
+/// reloads in place too, and a file this manager already loaded in place once is copied (the
+/// loader would hand back the library it has); the default maps only a private copy.
+#[test]
+fn in_place_maps_the_file_itself_and_a_file_loaded_before_gets_a_copy() {
+    let a = artifacts();
+    let (plugins, private) = (
+        plugin_dir(&[("showcase.so", &a.showcase)]),
+        tempfile::tempdir().unwrap(),
+    );
+    let file = plugins.path().join("showcase.so");
+    let config = HostConfig::new("1.4.0".parse().unwrap())
+        .private_dir(private.path())
+        .load_from(plugrack_host::LoadFrom::InPlace);
+    let manager = PluginManager::new(config);
+    let reports = manager.load_dir(plugins.path());
+    assert_eq!(
+        reports[0].status,
+        PluginStatus::Active,
+        "{:?}",
+        reports[0].error()
+    );
+    assert_eq!(greet(&manager, "ada"), Value::Str("Hello, ada!".into()));
+    assert_eq!(mapped_under(plugins.path()), [file.display().to_string()]);
+    assert!(mapped_under(private.path()).is_empty());
+    let leftovers = || fs::read_dir(private.path()).unwrap().count();
+    assert_eq!(leftovers(), 0, "the private link is removed once loaded");
+
+    // A deploy: a new file renamed over the loaded one. Loaded in place again.
+    let staged = plugins.path().join(".staged");
+    fs::copy(&a.showcase, &staged).unwrap();
+    fs::rename(&staged, &file).unwrap();
+    let report = manager.reload(&file);
+    assert_eq!(report.status, PluginStatus::Active, "{:?}", report.messages);
+    assert_eq!(greet(&manager, "bo"), Value::Str("Hello, bo!".into()));
+    let mapped = mapped_under(plugins.path());
+    assert!(
+        mapped.contains(&format!("{} (deleted)", file.display())),
+        "{mapped:?}"
+    );
+    assert!(mapped.contains(&file.display().to_string()), "{mapped:?}");
+    assert!(mapped_under(private.path()).is_empty());
+
+    // The same file again (only its time changed): this time a private copy.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let report = manager.reload(&file);
+    assert_eq!(report.status, PluginStatus::Active, "{:?}", report.messages);
+    assert_eq!(greet(&manager, "cy"), Value::Str("Hello, cy!".into()));
+    let copies = mapped_under(private.path());
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert!(copies[0].ends_with("-showcase.so (deleted)"), "{copies:?}");
+    assert_eq!(leftovers(), 0);
+
+    // The default: only a private copy is ever mapped.
+    let (plugins, private) = (
+        plugin_dir(&[("showcase.so", &a.showcase)]),
+        tempfile::tempdir().unwrap(),
+    );
+    let manager =
+        PluginManager::new(HostConfig::new("1.4.0".parse().unwrap()).private_dir(private.path()));
+    assert_eq!(
+        manager.load_dir(plugins.path())[0].status,
+        PluginStatus::Active
+    );
+    assert_eq!(greet(&manager, "di"), Value::Str("Hello, di!".into()));
+    assert!(mapped_under(plugins.path()).is_empty());
+    assert_eq!(mapped_under(private.path()).len(), 1);
+}

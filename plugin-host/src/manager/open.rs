@@ -14,6 +14,7 @@ use std::{
 
 use super::{Loaded, PluginManager};
 use crate::{
+    config::LoadFrom,
     error::{LoadError, Refusal},
     extension,
     isolation::Isolation,
@@ -33,13 +34,31 @@ impl PluginManager {
         replacing: Option<&str>,
     ) -> Result<Arc<Loaded>, Box<LoadError>> {
         let started = Instant::now();
-        let precheck::Prechecked {
+        // The library is copied straight into its private copy and checked there.
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let private = self.private.path();
+        let name_copy = |library: &Path| private.join(copy_name(generation, library));
+        // In place only once per file: the loader hands back the library it already has
+        // for a file it has loaded.
+        let first_in_place = |meta: &fs::Metadata| {
+            use std::os::unix::fs::MetadataExt;
+            let mut loaded = self.in_place.lock().unwrap_or_else(|e| e.into_inner());
+            loaded.insert((meta.dev(), meta.ino()))
+        };
+        let take = match self.config.load_from {
+            LoadFrom::InPlace => precheck::Take::InPlace {
+                name: &name_copy,
+                allowed: &first_in_place,
+            },
+            _ => precheck::Take::CopyTo(&name_copy),
+        };
+        let precheck::Checked {
             library,
-            bytes,
+            mut bytes,
             manifest,
             section,
             ..
-        } = precheck::precheck(path, &self.config)?;
+        } = precheck::check(path, &self.config, take)?;
         let is_replaced = |other: &str| replacing.is_some_and(|r| r.eq_ignore_ascii_case(other));
         if let Some(section) = &section {
             // Known from the section: a duplicate is refused before its code runs.
@@ -59,8 +78,6 @@ impl PluginManager {
                 ));
             }
         }
-        // Names this content in the extension layout-check cache.
-        let library_hash = extension::library_hash(&bytes);
         // Where it runs is chosen before anything of it runs, by its id where that can be
         // read without loading it: from plugin.toml, or from the descriptor section.
         let known_id = manifest
@@ -86,15 +103,31 @@ impl PluginManager {
             }
             None => (self.config.isolation.clone(), false),
         };
-        let mut opened = self.open_copy(path, &library, &bytes, known_id.as_deref(), &isolation)?;
+        // A worker gets a copy even in place: it opens the file by name in another process.
+        let (copy, generation) = match bytes.take_copy() {
+            Some(link) if bytes.is_in_place() && isolation != Isolation::InProcess => {
+                drop(link);
+                self.write_copy(path, &library, &bytes)?
+            }
+            Some(copy) => (copy, generation),
+            None => self.write_copy(path, &library, &bytes)?,
+        };
+        let mut opened = self.open_copy(path, copy, generation, known_id.as_deref(), &isolation)?;
         if probing {
             let wanted = self.config.isolation_for(&opened.info.id).clone();
             if wanted != isolation {
                 let id = opened.info.id.clone();
                 drop(opened);
-                opened = self.open_copy(path, &library, &bytes, Some(&id), &wanted)?;
+                let (copy, generation) = self.write_copy(path, &library, &bytes)?;
+                opened = self.open_copy(path, copy, generation, Some(&id), &wanted)?;
             }
         }
+        // Names this content in the extension layout-check cache; only a plugin that may
+        // offer this host an extension needs it (the section lists every extension the
+        // library has, checked against its root module below).
+        let may_extend = !self.config.extension_points.is_empty()
+            && section.as_ref().is_none_or(|s| !s.extensions.is_empty());
+        let library_hash = may_extend.then(|| extension::library_hash(&bytes));
         drop(bytes);
         let id = opened.info.id.clone();
         let with_id = |refusal: Refusal| Box::new(LoadError::new(path, refusal).with_id(&id));
@@ -120,7 +153,12 @@ impl PluginManager {
                 }
             }
         }
-        if let Some(other) = self.find_loaded(&id).filter(|l| !is_replaced(&l.info.id)) {
+        // With a section this was decided before loading (the root module's id agrees).
+        let duplicate = match &section {
+            Some(_) => None,
+            None => self.find_loaded(&id).filter(|l| !is_replaced(&l.info.id)),
+        };
+        if let Some(other) = duplicate {
             return Err(with_id(Refusal::DuplicateId {
                 id: id.clone(),
                 loaded_from: other.info.path.clone(),
@@ -179,7 +217,8 @@ impl PluginManager {
             Some(module) => extension::resolve(
                 &extension::PluginRef { id: &id, path },
                 module,
-                library_hash,
+                // Without extension points nothing is looked up in the cache.
+                library_hash.unwrap_or_default(),
                 &self.config.extension_points,
                 &self.layout_cache,
             ),
@@ -202,32 +241,38 @@ impl PluginManager {
         }))
     }
 
-    /// Writes a private copy of `bytes` and opens it where `isolation` says. The dynamic
-    /// loader shares one library per file, and a file overwritten in place while mapped
-    /// crashes the process: a copy is never touched.
-    fn open_copy(
+    /// Writes a new private copy of `bytes` (of `library`, for `path`'s errors), with its
+    /// generation.
+    fn write_copy(
         &self,
         path: &Path,
         library: &Path,
         bytes: &[u8],
-        id: Option<&str>,
-        isolation: &Isolation,
-    ) -> Result<runner::Opened, Box<LoadError>> {
+    ) -> Result<(PrivateCopy, u64), Box<LoadError>> {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-        let name = library
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let copy = self.private.path().join(format!("{generation}-{name}"));
-        fs::write(&copy, bytes).map_err(|e| {
+        let copy = PrivateCopy(self.private.path().join(copy_name(generation, library)));
+        fs::write(&copy.0, bytes).map_err(|e| {
             Box::new(LoadError::new(
                 path,
                 Refusal::Unreadable {
-                    reason: format!("cannot copy it to {}: {e}", copy.display()),
+                    reason: format!("cannot copy it to {}: {e}", copy.0.display()),
                 },
             ))
         })?;
-        let copy = PrivateCopy(copy);
+        Ok((copy, generation))
+    }
+
+    /// Opens the private copy `copy` (of generation `generation`) where `isolation` says. The
+    /// dynamic loader shares one library per file, and a file overwritten in place while
+    /// mapped crashes the process: a copy is never touched.
+    fn open_copy(
+        &self,
+        path: &Path,
+        copy: PrivateCopy,
+        generation: u64,
+        id: Option<&str>,
+        isolation: &Isolation,
+    ) -> Result<runner::Opened, Box<LoadError>> {
         // A worker may write one folder: its own under the storage folder when both are
         // known (apart from the plugin's storage files, which the host writes), else a
         // fresh one beside the private copies.
@@ -259,4 +304,15 @@ impl PluginManager {
             })
             .unwrap_or(self.config.default_log_level)
     }
+}
+
+/// The file name of generation `generation`'s private copy of `library`: unique in the
+/// manager's private folder, and still telling which plugin it is (in `/proc/<pid>/maps`, a
+/// crash report).
+fn copy_name(generation: u64, library: &Path) -> String {
+    let name = library
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{generation}-{name}")
 }
