@@ -312,11 +312,7 @@ impl PluginManager {
         let report = Self::report(&entry);
         let mut state = self.state.write().unwrap_or_else(lock_poisoned);
         // Loading the same source again replaces its entry.
-        // (The file names first: comparing whole paths component by component, for every
-        // entry, was a measurable share of loading hundreds of plugins.)
-        state.retain(|e| {
-            e.source.file_name() != entry.source.file_name() || e.source != entry.source
-        });
+        state.retain(|e| e.source != entry.source);
         state.push(entry);
         report
     }
