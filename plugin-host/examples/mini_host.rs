@@ -51,6 +51,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     println!("[event] kept {id}: {message}")
                 }
                 PluginEvent::Crashed { id, message } => println!("[event] {id} crashed: {message}"),
+                // Events are `#[non_exhaustive]`: a newer plugrack-host may add kinds.
+                other => println!("[event] {other:?}"),
             }
         }
     });

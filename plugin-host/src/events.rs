@@ -26,6 +26,7 @@ pub struct MessageEvent {
 
 /// Something that happened to a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PluginEvent {
     /// A plugin was loaded and is active.
     Loaded {

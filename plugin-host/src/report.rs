@@ -45,6 +45,7 @@ pub struct PluginInfo {
 
 /// The state of one entry of a plugins folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PluginStatus {
     /// Loaded and callable.
     Active,

@@ -102,15 +102,21 @@ impl ServerEvent {
         }
     }
 
-    fn from_host(event: PluginEvent) -> Self {
-        match event {
+    /// The server's form of a host event; `None` for a kind this server does not know yet
+    /// (the host's events are `#[non_exhaustive]`).
+    fn from_host(event: PluginEvent) -> Option<Self> {
+        Some(match event {
             PluginEvent::Loaded { id, source } => Self::Loaded { id, source },
             PluginEvent::Refused { source, message } => Self::Refused { source, message },
             PluginEvent::Reloaded { id, source } => Self::Reloaded { id, source },
             PluginEvent::ReloadRefused { id, message } => Self::ReloadRefused { id, message },
             PluginEvent::Unloaded { id } => Self::Unloaded { id },
             PluginEvent::Crashed { id, message } => Self::Crashed { id, message },
-        }
+            other => {
+                tracing::debug!("host event not forwarded: {other:?}");
+                return None;
+            }
+        })
     }
 
     /// The plugin whose instances and routes the event makes stale.
@@ -162,7 +168,9 @@ pub fn forward(events: mpsc::Receiver<PluginEvent>, state: Weak<AppState>) -> st
         .spawn(move || {
             for event in events {
                 let Some(state) = state.upgrade() else { break };
-                let event = ServerEvent::from_host(event);
+                let Some(event) = ServerEvent::from_host(event) else {
+                    continue;
+                };
                 if let Some(id) = event.stale_plugin() {
                     state.routes.forget_plugin(id);
                     state.instances.forget_plugin(id);

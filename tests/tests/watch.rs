@@ -70,6 +70,7 @@ fn describe(event: &PluginEvent) -> String {
         PluginEvent::ReloadRefused { id, .. } => format!("reload-refused {id}"),
         PluginEvent::Unloaded { id } => format!("unloaded {id}"),
         PluginEvent::Crashed { id, .. } => format!("crashed {id}"),
+        other => format!("{other:?}"),
     }
 }
 

@@ -516,6 +516,7 @@ fn event_json(event: &PluginEvent) -> serde_json::Value {
         PluginEvent::Crashed { id, message } => {
             serde_json::json!({"event": "crashed", "id": id, "message": message})
         }
+        other => serde_json::json!({"event": "other", "debug": format!("{other:?}")}),
     }
 }
 
@@ -571,6 +572,7 @@ fn watch(common: &Common, seconds: Option<u64>) -> std::io::Result<ExitCode> {
                     writeln!(out, "kept      {id}: {message}")?
                 }
                 PluginEvent::Crashed { id, message } => writeln!(out, "crashed   {id}: {message}")?,
+                other => writeln!(out, "event     {other:?}")?,
             }
         }
         out.flush()?;

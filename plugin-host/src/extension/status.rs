@@ -148,6 +148,7 @@ impl std::error::Error for ExtensionError {}
 
 /// What became of one extension a plugin lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExtensionStatus {
     /// Checked and created: handles are available.
     Active,
