@@ -1,8 +1,10 @@
-//! Reading the `.plg` archive: a gzip-compressed tar of plain files in one folder level.
+//! Reading the `.plg` archive: a gzip-compressed tar of plain files in one folder level, plus
+//! the bundled native libraries in `lib/<target>/`.
 //!
 //! Reading is strict, because a package comes from someone else: only regular files with
-//! plain names (no `/`, no `..`, not absolute), no links, no duplicates, and the whole stream
-//! must decompress and pass gzip's CRC. Writing (reproducibly) is the build tool's job.
+//! plain names (no `/`, no `..`, not absolute) or names `lib/<target>/<file>` (plain parts),
+//! no links, no duplicates, and the whole stream must decompress and pass gzip's CRC. Writing
+//! (reproducibly) is the build tool's job.
 
 use std::{cell::Cell, io::Read};
 
@@ -17,7 +19,7 @@ pub const MAX_UNPACKED: u64 = 256 << 20;
 /// One file of a package.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// The file name, a plain name.
+    /// The file name: a plain name, or `lib/<target>/<file>` for a bundled library.
     pub name: String,
     /// The contents.
     pub data: Vec<u8>,
@@ -183,6 +185,16 @@ impl<R: Read> Read for Budget<'_, R> {
     }
 }
 
+/// True for `lib/<target>/<file>` with plain parts: where a package keeps bundled libraries.
+pub fn is_bundled_lib_name(name: &str) -> bool {
+    let mut parts = name.split('/');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(crate::manifest::LIB_DIR), Some(target), Some(file), None)
+            if is_plain_file_name(target) && is_plain_file_name(file)
+    )
+}
+
 fn describe_kind(kind: tar::EntryType) -> String {
     match kind {
         tar::EntryType::Directory => "a folder".into(),
@@ -193,7 +205,8 @@ fn describe_kind(kind: tar::EntryType) -> String {
     }
 }
 
-/// Refuses a name that is absolute, climbs with `..`, or sits in a sub-folder.
+/// Refuses a name that is absolute, climbs with `..`, or sits in a sub-folder other than
+/// `lib/<target>/`.
 fn check_name(name: &str) -> Result<(), ArchiveError> {
     if name.starts_with('/') || name.starts_with('\\') {
         return Err(ArchiveError::Absolute { name: name.into() });
@@ -201,7 +214,7 @@ fn check_name(name: &str) -> Result<(), ArchiveError> {
     if name.split(['/', '\\']).any(|part| part == "..") {
         return Err(ArchiveError::ParentDir { name: name.into() });
     }
-    if !is_plain_file_name(name) {
+    if !is_plain_file_name(name) && !is_bundled_lib_name(name) {
         return Err(ArchiveError::NotAPlainFile {
             name: name.into(),
             what: "not a plain file name".into(),
@@ -251,6 +264,16 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn bundled_libraries_sit_in_lib_target() {
+        let bytes = tar_gz(&[("plugin.toml", b"format = 1\n"), ("lib/arm64/libgreet.so.1", b"x")]);
+        assert_eq!(read(&bytes).unwrap()[1].name, "lib/arm64/libgreet.so.1");
+        assert!(is_bundled_lib_name("lib/amd64/libz.so.1"));
+        for name in ["lib/libz.so.1", "lib/amd64/", "lib/../x", "bin/amd64/x", "lib/a/b/c"] {
+            assert!(!is_bundled_lib_name(name), "{name}");
+        }
+    }
+
+    #[test]
     fn reads_plain_entries_in_order() {
         let bytes = tar_gz(&[("plugin.toml", b"format = 1\n"), ("x-amd64.so", &[7; 3000])]);
         let entries = read(&bytes).unwrap();
@@ -262,7 +285,7 @@ pub(crate) mod tests {
     #[test]
     fn refusals() {
         let regular = tar::EntryType::Regular;
-        let table: [(&[u8], tar::EntryType, &[u8], &str); 6] = [
+        let table: [(&[u8], tar::EntryType, &[u8], &str); 9] = [
             (b"../evil.so", regular, b"", "climbs out"),
             (b"a/../../evil.so", regular, b"", "climbs out"),
             (b"/etc/evil.so", regular, b"", "absolute path"),
@@ -274,6 +297,9 @@ pub(crate) mod tests {
             ),
             (b"x.so", tar::EntryType::Link, b"plugin.toml", "is a link"),
             (b"sub/x.so", regular, b"", "not a plain file name"),
+            (b"lib/x.so", regular, b"", "not a plain file name"),
+            (b"lib/amd64/sub/x.so", regular, b"", "not a plain file name"),
+            (b"lib/amd64/../../x.so", regular, b"", "climbs out"),
         ];
         for (name, kind, link, expected) in table {
             let bytes = raw_tar_gz(name, kind, link, b"data");

@@ -74,6 +74,9 @@ pub struct Installed {
     pub folder: PathBuf,
     /// The shared object's file name in that folder.
     pub file: String,
+    /// The bundled native libraries installed beside it, as paths in that folder
+    /// (`lib/libgreet.so.1`).
+    pub libs: Vec<String>,
     /// The version found there before, if any.
     pub replaced: Option<String>,
     /// How the folder was put in place.
@@ -82,8 +85,9 @@ pub struct Installed {
 
 /// Installs `target` of a verified package into the plugins folder `dir` as
 /// `<dir>/<id>/plugin.toml` (the package's, byte for byte), its signature
-/// `plugin.toml.minisig` if it has one, and the target's `.so`, creating `dir` if needed and
-/// exchanging an older folder of the plugin atomically.
+/// `plugin.toml.minisig` if it has one, the target's `.so` and its bundled libraries as
+/// `lib/<file>` (where the plugin's `$ORIGIN/lib` run path finds them), creating `dir` if
+/// needed and exchanging an older folder of the plugin atomically.
 pub fn install(verified: &Verified, target: &str, dir: &Path) -> Result<Installed, InstallError> {
     let entry = verified.target(target)?;
     let id = &verified.manifest.plugin.id;
@@ -100,6 +104,19 @@ pub fn install(verified: &Verified, target: &str, dir: &Path) -> Result<Installe
         ));
     }
     files.push((&entry.file, verified.data(&entry.file)));
+    let libs: Vec<(String, String)> = entry
+        .libs
+        .iter()
+        .map(|lib| {
+            (
+                format!("{}/{}", manifest::LIB_DIR, lib.file),
+                manifest::package_lib_name(target, &lib.file),
+            )
+        })
+        .collect();
+    for (installed_name, package_name) in &libs {
+        files.push((installed_name, verified.data(package_name)));
+    }
     fs::create_dir_all(dir).map_err(|source| InstallError::Io {
         action: "create",
         path: dir.to_owned(),
@@ -116,6 +133,7 @@ pub fn install(verified: &Verified, target: &str, dir: &Path) -> Result<Installe
         target: target.to_owned(),
         folder,
         file: entry.file.clone(),
+        libs: libs.into_iter().map(|(name, _)| name).collect(),
         replaced,
         method,
     })
@@ -137,7 +155,8 @@ pub fn installed_version(folder: &Path) -> Result<Option<String>, InstallError> 
     }
 }
 
-/// Writes `files` into `<dir>/<name>/`, replacing an existing folder of that name whole.
+/// Writes `files` into `<dir>/<name>/`, replacing an existing folder of that name whole. A
+/// file name may hold one folder level (`lib/libgreet.so.1`); the folder is created.
 pub fn install_files(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> io::Result<Method> {
     remove_abandoned(dir, name);
     let pid = std::process::id();
@@ -146,6 +165,10 @@ pub fn install_files(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> io::Res
         .tempdir_in(dir)?;
     for (file, bytes) in files {
         let path = staging.path().join(file);
+        if let Some(parent) = path.parent().filter(|p| *p != staging.path()) {
+            fs::create_dir_all(parent)?;
+            fs::set_permissions(parent, Permissions::from_mode(0o755))?;
+        }
         let mut out = fs::File::create(&path)?;
         out.write_all(bytes)?;
         out.set_permissions(Permissions::from_mode(FILE_MODE))?;
@@ -265,10 +288,16 @@ mod tests {
             .mode();
         assert_eq!(mode & 0o777, 0o644);
 
-        let method = install_files(dir.path(), "p", &[("a", b"two"), ("c", b"2")]).unwrap();
+        let method = install_files(
+            dir.path(),
+            "p",
+            &[("a", b"two"), ("c", b"2"), ("lib/libx.so.1", b"x")],
+        )
+        .unwrap();
         // tmpfs, ext4, xfs and btrfs support RENAME_EXCHANGE; the fallback is for the others.
         assert!(matches!(method, Method::Exchanged | Method::Replaced));
-        assert_eq!(listing(&dir.path().join("p")), ["a", "c"]);
+        assert_eq!(listing(&dir.path().join("p")), ["a", "c", "lib"]);
+        assert_eq!(fs::read(dir.path().join("p/lib/libx.so.1")).unwrap(), b"x");
         assert_eq!(fs::read(dir.path().join("p/a")).unwrap(), b"two");
         assert_eq!(
             listing(dir.path()),

@@ -3,8 +3,9 @@
 //! The checks, in order: the archive reads ([`super::archive`]); it holds a `plugin.toml`
 //! that parses (the host's [`Manifest`] format, unknown fields refused); under a trust policy
 //! ([`verify_with`]), its signature `plugin.toml.minisig` verifies with a trusted key; the
-//! plugin id can name a folder; every entry is listed in the manifest; every target's file is
-//! there with the size and SHA-256 the manifest says. A [`Verified`] package is only ever made
+//! plugin id can name a folder; every entry is listed in the manifest; every target's file, and
+//! every bundled library (`lib/<target>/<file>`), is there with the size and SHA-256 the
+//! manifest says. A [`Verified`] package is only ever made
 //! here. [`check_descriptors`] also compares each library's descriptor section with the
 //! manifest (`plugin-build deploy` does; the host does it anyway when it loads the plugin).
 
@@ -237,7 +238,12 @@ pub fn verify_with(
     for entry in &entries {
         let listed = entry.name == manifest::FILE_NAME
             || entry.name == manifest::SIGNATURE_FILE_NAME
-            || manifest.targets.values().any(|t| t.file == entry.name);
+            || manifest.targets.iter().any(|(name, t)| {
+                t.file == entry.name
+                    || t.libs
+                        .iter()
+                        .any(|l| manifest::package_lib_name(name, &l.file) == entry.name)
+            });
         if !listed {
             return Err(VerifyError::UnexpectedEntry {
                 path: path.to_owned(),
@@ -246,31 +252,10 @@ pub fn verify_with(
         }
     }
     for (target, listed) in &manifest.targets {
-        let entry = entries
-            .iter()
-            .find(|e| e.name == listed.file)
-            .ok_or_else(|| VerifyError::MissingFile {
-                path: path.to_owned(),
-                target: target.clone(),
-                file: listed.file.clone(),
-            })?;
-        let size = entry.data.len() as u64;
-        if size != listed.size {
-            return Err(VerifyError::Size {
-                path: path.to_owned(),
-                file: listed.file.clone(),
-                expected: listed.size,
-                found: size,
-            });
-        }
-        let sha256 = manifest::sha256_hex(&entry.data);
-        if sha256 != listed.sha256 {
-            return Err(VerifyError::Checksum {
-                path: path.to_owned(),
-                file: listed.file.clone(),
-                expected: format!("sha256 {}", listed.sha256),
-                found: format!("sha256 {sha256}"),
-            });
+        check_file(path, &entries, target, &listed.file, listed.size, &listed.sha256)?;
+        for lib in &listed.libs {
+            let name = manifest::package_lib_name(target, &lib.file);
+            check_file(path, &entries, target, &name, lib.size, &lib.sha256)?;
         }
     }
     Ok(Verified {
@@ -280,6 +265,44 @@ pub fn verify_with(
         signature,
         signer,
     })
+}
+
+/// Checks that the entry `name` is in the archive with the size and SHA-256 plugin.toml lists.
+fn check_file(
+    path: &Path,
+    entries: &[Entry],
+    target: &str,
+    name: &str,
+    expected_size: u64,
+    expected_sha256: &str,
+) -> Result<(), VerifyError> {
+    let entry = entries
+        .iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| VerifyError::MissingFile {
+            path: path.to_owned(),
+            target: target.to_owned(),
+            file: name.to_owned(),
+        })?;
+    let size = entry.data.len() as u64;
+    if size != expected_size {
+        return Err(VerifyError::Size {
+            path: path.to_owned(),
+            file: name.to_owned(),
+            expected: expected_size,
+            found: size,
+        });
+    }
+    let sha256 = manifest::sha256_hex(&entry.data);
+    if sha256 != expected_sha256 {
+        return Err(VerifyError::Checksum {
+            path: path.to_owned(),
+            file: name.to_owned(),
+            expected: format!("sha256 {expected_sha256}"),
+            found: format!("sha256 {sha256}"),
+        });
+    }
+    Ok(())
 }
 
 /// Checks that every library's descriptor section (where it has one) describes the plugin
@@ -393,6 +416,51 @@ mod tests {
             )]),
         }
         .to_toml()
+    }
+
+    #[test]
+    fn bundled_libraries_are_checked_and_installed_into_lib() {
+        let so = b"\x7fELF pretend".as_slice();
+        let lib = b"\x7fELF greet".as_slice();
+        let mut parsed = Manifest::parse(&manifest("p", so)).unwrap();
+        parsed.targets.get_mut("amd64").unwrap().libs = vec![crate::manifest::ManifestLib {
+            file: "libgreet.so.1".into(),
+            size: lib.len() as u64,
+            sha256: manifest::sha256_hex(lib),
+        }];
+        let text = parsed.to_toml();
+        let path = Path::new("p.plg");
+        let name = "lib/amd64/libgreet.so.1";
+        let good = tar_gz(&[("plugin.toml", text.as_bytes()), ("p-amd64.so", so), (name, lib)]);
+        let verified = verify(path, &good).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let installed = super::super::install(&verified, "amd64", dir.path()).unwrap();
+        assert_eq!(installed.libs, ["lib/libgreet.so.1"]);
+        assert_eq!(std::fs::read(dir.path().join("p/lib/libgreet.so.1")).unwrap(), lib);
+
+        let cases: [(Vec<(&str, &[u8])>, &str); 3] = [
+            (
+                vec![("plugin.toml", text.as_bytes()), ("p-amd64.so", so), (name, b"\x7fELF greeT")],
+                "`lib/amd64/libgreet.so.1` does not match plugin.toml",
+            ),
+            (
+                vec![("plugin.toml", text.as_bytes()), ("p-amd64.so", so)],
+                "lists `lib/amd64/libgreet.so.1` for amd64, but the archive does not contain it",
+            ),
+            (
+                vec![
+                    ("plugin.toml", text.as_bytes()),
+                    ("p-amd64.so", so),
+                    (name, lib),
+                    ("lib/amd64/libextra.so.1", lib),
+                ],
+                "entry `lib/amd64/libextra.so.1` is not listed",
+            ),
+        ];
+        for (entries, expected) in cases {
+            let err = verify(path, &tar_gz(&entries)).unwrap_err().to_string();
+            assert!(err.contains(expected), "expected `{expected}`: {err}");
+        }
     }
 
     #[test]
