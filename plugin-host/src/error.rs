@@ -172,6 +172,19 @@ pub enum Refusal {
     Trust(TrustError),
     /// The file changed while the host was reading it (a copy in progress).
     ChangedWhileReading,
+    /// A shared library the plugin needs (`DT_NEEDED`) is found nowhere the dynamic loader
+    /// looks: its bundled `lib/` folder, its run path, or the system's library path.
+    MissingLibrary {
+        /// The library's name (`libgreet.so.1`).
+        library: String,
+        /// The bundled library that needs it, when the plugin needs it only through one.
+        needed_by: Option<String>,
+    },
+    /// `plugin.toml` lists a bundled library that the plugin folder's `lib/` lacks.
+    BundledLibraryMissing {
+        /// The file, as in the folder (`lib/libgreet.so.1`).
+        file: String,
+    },
     /// `plugin.toml` describes another plugin than the library it ships.
     ManifestMismatch {
         /// The field that differs.
@@ -271,6 +284,8 @@ impl Refusal {
             Self::Trust(TrustError::BadSignature { .. }) => "bad-signature",
             Self::Trust(_) => "unreadable-signature",
             Self::ChangedWhileReading => "changed-while-reading",
+            Self::MissingLibrary { .. } => "missing-library",
+            Self::BundledLibraryMissing { .. } => "bundled-library-missing",
             Self::WorkerNotFound { .. } => "worker-not-found",
             Self::WorkerProtocol { .. } => "worker-protocol",
             Self::WorkerStartTimedOut { .. } => "worker-start-timed-out",
@@ -337,6 +352,15 @@ impl Refusal {
                 "the file was edited after it was built: rebuild it, or deploy its authors' package again".into()
             }
             Self::Trust(problem) => problem.fix().into(),
+            Self::MissingLibrary { library, needed_by: None } => format!(
+                "ship it with the plugin (`bundle = [\"{library}\"]` in [package.metadata.plugin], then `plugin-build package` and deploy), or install it on this host"
+            ),
+            Self::MissingLibrary { library, needed_by: Some(_) } => format!(
+                "bundle it too (`bundle = [..., \"{library}\"]` in [package.metadata.plugin], then `plugin-build package` and deploy), or install it on this host"
+            ),
+            Self::BundledLibraryMissing { .. } => {
+                "deploy the package again with `plugin-build deploy`, which installs the plugin's `lib/` folder whole".into()
+            }
             Self::ChangedWhileReading => {
                 "let the copy finish (`plugin-build deploy` renames a complete file into place); a watching host loads it once it is complete".into()
             }
@@ -419,6 +443,16 @@ impl fmt::Display for Refusal {
             ),
             Self::Trust(problem) => write!(f, "{problem}"),
             Self::ChangedWhileReading => f.write_str("the file changed while it was being read (a copy still in progress?)"),
+            Self::MissingLibrary { library, needed_by } => {
+                write!(f, "needs `{library}`")?;
+                if let Some(by) = needed_by {
+                    write!(f, " (through its bundled `{by}`)")?;
+                }
+                f.write_str(", found neither in its lib/ folder, its run path nor the system's library path")
+            }
+            Self::BundledLibraryMissing { file } => {
+                write!(f, "plugin.toml lists the bundled library `{file}`, but the plugin folder lacks it")
+            }
             Self::WorkerNotFound { searched } => write!(
                 f,
                 "no `plugin-worker` program for out-of-process plugins (looked for {})",

@@ -42,6 +42,7 @@ mod manager;
 mod metrics;
 pub mod package;
 mod precheck;
+pub mod needed;
 pub mod preflight;
 mod report;
 mod runner;

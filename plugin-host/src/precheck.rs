@@ -15,7 +15,10 @@
 //! 4. under a trust policy, a bare `.so` is refused as unsigned (only a plugin folder carries a
 //!    signature);
 //! 5. the descriptor section: its plugrack-api version, host-version requirement and target OS
-//!    against this host, and its id and version against `plugin.toml`.
+//!    against this host, and its id and version against `plugin.toml`;
+//! 6. the libraries it needs ([`crate::needed`]): the bundled ones `plugin.toml` lists must be
+//!    in the folder's `lib/` with their size and SHA-256, and every `DT_NEEDED` entry must be
+//!    found where the dynamic loader looks, or the plugin is refused naming the library.
 //!
 //! A library without a descriptor section (built against plugrack-api 1.0.0 without the SDK)
 //! passes step 5 untouched: the host then learns its descriptor only after `dlopen`, as before
@@ -37,6 +40,7 @@ use crate::{
     discovery,
     error::{LoadError, Refusal},
     manifest::Manifest,
+    needed::{self, Needed, Source},
     preflight::{self, ElfFacts},
     runner::PrivateCopy,
     trust::{Signer, TrustError},
@@ -58,6 +62,11 @@ pub struct Prechecked {
     pub section: Option<Section>,
     /// The trusted key that signed the manifest, under a trust policy.
     pub signer: Option<Signer>,
+    /// Every library it needs and where each comes from.
+    pub needed: Vec<Needed>,
+    /// The libraries found through its `$ORIGIN` run path, read once like the library: paths
+    /// relative to its folder (`lib/libgreet.so.1`) and bytes, copied beside its private copy.
+    pub bundled: Vec<(PathBuf, Vec<u8>)>,
 }
 
 /// Runs every check that can run before `dlopen` on the plugin file or plugin folder `path`,
@@ -84,6 +93,8 @@ pub fn precheck(path: &Path, config: &HostConfig) -> Result<Prechecked, Box<Load
         manifest: checked.manifest,
         section: checked.section,
         signer: checked.signer,
+        needed: checked.needed,
+        bundled: checked.bundled,
     })
 }
 
@@ -161,6 +172,8 @@ pub(crate) struct Checked {
     pub manifest: Option<Manifest>,
     pub section: Option<Section>,
     pub signer: Option<Signer>,
+    pub needed: Vec<Needed>,
+    pub bundled: Vec<(PathBuf, Vec<u8>)>,
 }
 
 /// [`precheck`], taking the library's bytes as `take` says.
@@ -220,6 +233,42 @@ pub(crate) fn check(
             }
         }
     }
+    let id = manifest
+        .as_ref()
+        .map(|m| m.plugin.id.clone())
+        .or_else(|| section.as_ref().map(|s| s.id.clone()));
+    let refuse = |refusal: Refusal| match &id {
+        Some(id) => with_id(refusal, id),
+        None => fail(refusal),
+    };
+    let origin = library.parent().unwrap_or(Path::new("."));
+    let mut bundled = listed_libraries(origin, manifest.as_ref()).map_err(refuse)?;
+    let needed = needed::resolve(&bytes, origin);
+    if let Some(missing) = needed::first_missing(&needed) {
+        return Err(refuse(Refusal::MissingLibrary {
+            library: missing.name.clone(),
+            needed_by: missing.needed_by.clone(),
+        }));
+    }
+    // Libraries found through `$ORIGIN` that plugin.toml does not list (a bare file's
+    // neighbours) are copied along too, read once here.
+    for found in &needed {
+        let Some(Source::Bundled(file)) = &found.source else {
+            continue;
+        };
+        let Some(relative) = file.strip_prefix(origin).ok().filter(|r| is_below(r)) else {
+            continue;
+        };
+        if bundled.iter().any(|(r, _)| r == relative) {
+            continue;
+        }
+        let data = fs::read(file).map_err(|e| {
+            refuse(Refusal::Unreadable {
+                reason: format!("cannot read `{}`: {e}", file.display()),
+            })
+        })?;
+        bundled.push((relative.to_owned(), data));
+    }
     Ok(Checked {
         library,
         bytes,
@@ -227,7 +276,52 @@ pub(crate) fn check(
         manifest,
         section,
         signer,
+        needed,
+        bundled,
     })
+}
+
+/// The bundled libraries `plugin.toml` lists for this host, read from the folder's `lib/` and
+/// checked against their size and SHA-256.
+fn listed_libraries(
+    folder: &Path,
+    manifest: Option<&Manifest>,
+) -> Result<Vec<(PathBuf, Vec<u8>)>, Refusal> {
+    let Some(target) = manifest.and_then(|m| m.targets.get(crate::host_target_name())) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for lib in &target.libs {
+        let relative = Path::new(crate::manifest::LIB_DIR).join(&lib.file);
+        let shown = relative.to_string_lossy().into_owned();
+        let data = match fs::File::open(folder.join(&relative)) {
+            Ok(file) => read_whole(file)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Refusal::BundledLibraryMissing { file: shown })
+            }
+            Err(e) => {
+                return Err(Refusal::Unreadable {
+                    reason: format!("cannot read `{shown}`: {e}"),
+                })
+            }
+        };
+        let sha256 = crate::manifest::sha256_hex(&data);
+        if data.len() as u64 != lib.size || sha256 != lib.sha256 {
+            return Err(Refusal::ChecksumMismatch {
+                file: shown,
+                expected: lib.sha256.clone(),
+                found: sha256,
+            });
+        }
+        out.push((relative, data));
+    }
+    Ok(out)
+}
+
+/// True for a relative path that stays below its folder (no `..`, not absolute).
+fn is_below(path: &Path) -> bool {
+    path.components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
 /// A plugin folder read as one: the manifest, its signature and the library, all from the

@@ -57,6 +57,7 @@ impl PluginManager {
             mut bytes,
             manifest,
             section,
+            bundled,
             ..
         } = precheck::check(path, &self.config, take)?;
         let is_replaced = |other: &str| replacing.is_some_and(|r| r.eq_ignore_ascii_case(other));
@@ -104,13 +105,18 @@ impl PluginManager {
             None => (self.config.isolation.clone(), false),
         };
         // A worker gets a copy even in place: it opens the file by name in another process.
+        // A plugin with bundled libraries gets a copy in a folder of its own, with its `lib/`.
         let (copy, generation) = match bytes.take_copy() {
+            Some(taken) if !bundled.is_empty() => {
+                drop(taken);
+                self.write_copy(path, &library, &bytes, &bundled)?
+            }
             Some(link) if bytes.is_in_place() && isolation != Isolation::InProcess => {
                 drop(link);
-                self.write_copy(path, &library, &bytes)?
+                self.write_copy(path, &library, &bytes, &bundled)?
             }
             Some(copy) => (copy, generation),
-            None => self.write_copy(path, &library, &bytes)?,
+            None => self.write_copy(path, &library, &bytes, &bundled)?,
         };
         let mut opened = self.open_copy(path, copy, generation, known_id.as_deref(), &isolation)?;
         if probing {
@@ -118,7 +124,7 @@ impl PluginManager {
             if wanted != isolation {
                 let id = opened.info.id.clone();
                 drop(opened);
-                let (copy, generation) = self.write_copy(path, &library, &bytes)?;
+                let (copy, generation) = self.write_copy(path, &library, &bytes, &bundled)?;
                 opened = self.open_copy(path, copy, generation, Some(&id), &wanted)?;
             }
         }
@@ -129,6 +135,7 @@ impl PluginManager {
             && section.as_ref().is_none_or(|s| !s.extensions.is_empty());
         let library_hash = may_extend.then(|| extension::library_hash(&bytes));
         drop(bytes);
+        drop(bundled);
         let id = opened.info.id.clone();
         let with_id = |refusal: Refusal| Box::new(LoadError::new(path, refusal).with_id(&id));
         if let Some(section) = &section {
@@ -242,16 +249,35 @@ impl PluginManager {
     }
 
     /// Writes a new private copy of `bytes` (of `library`, for `path`'s errors), with its
-    /// generation.
+    /// generation. A plugin with bundled libraries (paths relative to its folder, and their
+    /// checked bytes) is copied into a folder of its own, `<n>-<name>.d/`, with the libraries
+    /// at the same relative paths, so that its `$ORIGIN/lib` run path finds the copies.
     fn write_copy(
         &self,
         path: &Path,
         library: &Path,
         bytes: &[u8],
+        bundled: &[(std::path::PathBuf, Vec<u8>)],
     ) -> Result<(PrivateCopy, u64), Box<LoadError>> {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-        let copy = PrivateCopy(self.private.path().join(copy_name(generation, library)));
-        fs::write(&copy.0, bytes).map_err(|e| {
+        let name = copy_name(generation, library);
+        let copy = if bundled.is_empty() {
+            PrivateCopy(self.private.path().join(name))
+        } else {
+            let file = library.file_name().unwrap_or_default();
+            PrivateCopy(self.private.path().join(format!("{name}.d")).join(file))
+        };
+        let write = || -> std::io::Result<()> {
+            if let Some(folder) = copy.0.parent().filter(|_| !bundled.is_empty()) {
+                for (relative, data) in bundled {
+                    let file = folder.join(relative);
+                    fs::create_dir_all(file.parent().unwrap_or(folder))?;
+                    fs::write(file, data)?;
+                }
+            }
+            fs::write(&copy.0, bytes)
+        };
+        write().map_err(|e| {
             Box::new(LoadError::new(
                 path,
                 Refusal::Unreadable {

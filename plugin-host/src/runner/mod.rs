@@ -118,12 +118,21 @@ pub(crate) struct Opened {
 }
 
 /// A private copy of a plugin file, removed when dropped: right after `dlopen` in process
-/// (the mapping keeps the data), with the worker in a worker (a restart opens it again).
+/// (the mapping keeps the data), with the worker in a worker (a restart opens it again). A
+/// plugin with bundled libraries is copied into a folder of its own (`<n>-<name>.d/`, see
+/// `open_copy`), removed whole.
 pub(crate) struct PrivateCopy(pub PathBuf);
 
 impl Drop for PrivateCopy {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+        if let Some(folder) = self
+            .0
+            .parent()
+            .filter(|p| p.extension().is_some_and(|e| e == "d"))
+        {
+            let _ = std::fs::remove_dir_all(folder);
+        }
     }
 }
 
