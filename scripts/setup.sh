@@ -18,7 +18,8 @@ if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 # The `cross` backend: podman with runc runs the build images that `plugin-build images` makes
 # with debootstrap (crun refuses these machines' hybrid cgroup layout).
 # minisign: the reference tool checks that plugin-build's signatures verify with it.
-APT_PACKAGES=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-i686-linux-gnu
+# gcc: the bundling tests compile a tiny C library (libgreet) for this machine too.
+APT_PACKAGES=(gcc gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-i686-linux-gnu
   libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-i386-cross qemu-user
   chromium chromium-driver fonts-dejavu-core curl
   podman runc debootstrap fuse-overlayfs slirp4netns uidmap minisign)

@@ -12,6 +12,12 @@
 //! descriptor comes from `plugin.toml`, each target's ELF facts are read, and the verdict is
 //! the host's checks on this machine's target.
 //!
+//! Each object's needed libraries (`DT_NEEDED`) are listed with where each would come from:
+//! for this machine's build, resolved as the host's preflight resolves them
+//! ([`plugrack_host::needed`]: bundled `lib/` folder, run path, system library path), so a
+//! missing one shows before a host refuses it; for another machine's build, whether the
+//! package bundles it or it is a base system library.
+//!
 //! The host-defined extension points the plugin implements are listed from the section, with
 //! the interface crate each was built against (the export macro writes the interface crate's
 //! name and version there; the host refuses a library whose root module lists other
@@ -164,6 +170,70 @@ pub struct Object {
     pub size: u64,
     /// SHA-256.
     pub sha256: String,
+    /// The libraries it needs (`DT_NEEDED`, and those of its bundled libraries).
+    pub needed: Vec<NeededLibrary>,
+}
+
+/// One library an object needs, and where it would come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct NeededLibrary {
+    /// The name (`libgreet.so.1`).
+    pub name: String,
+    /// The bundled library that needs it, when not the plugin itself.
+    pub needed_by: Option<String>,
+    /// Where it comes from: `bundled: lib/libgreet.so.1`, `system: /lib/...`, `missing`, or for
+    /// another machine's build `in the package: lib/arm64/...`, `base system`,
+    /// `not bundled: the host must have it`.
+    pub from: String,
+    /// False when this machine's loader would not find it.
+    pub found: bool,
+}
+
+/// The needed libraries of `bytes`: resolved from `origin` (its folder) when it is built for
+/// this machine, else told apart by `bundled` (the package's libraries for its target).
+fn needed_of(
+    bytes: &[u8],
+    origin: &Path,
+    bundled: &[String],
+    target: Option<&str>,
+) -> Vec<NeededLibrary> {
+    let native = target.is_some() && target == targets::host().map(|t| t.name);
+    if native {
+        return plugrack_host::needed::resolve(bytes, origin)
+            .into_iter()
+            .map(|n| NeededLibrary {
+                found: n.source.is_some(),
+                from: match &n.source {
+                    Some(plugrack_host::needed::Source::Bundled(path)) => format!(
+                        "bundled: {}",
+                        path.strip_prefix(origin).unwrap_or(path).display()
+                    ),
+                    Some(source) => source.to_string(),
+                    None => "missing: found neither bundled nor on this system".into(),
+                },
+                name: n.name,
+                needed_by: n.needed_by,
+            })
+            .collect();
+    }
+    let names = plugrack_host::needed::dynamic(bytes)
+        .map(|d| d.needed)
+        .unwrap_or_default();
+    names
+        .into_iter()
+        .map(|name| NeededLibrary {
+            from: if bundled.contains(&name) {
+                format!("in the package: lib/{}/{name}", target.unwrap_or("-"))
+            } else if crate::package::bundle::is_base_system(&name) {
+                "base system".into()
+            } else {
+                "not bundled: the host must have it".into()
+            },
+            found: true,
+            name,
+            needed_by: None,
+        })
+        .collect()
 }
 
 /// The host's verdict.
@@ -346,9 +416,11 @@ fn inspect_file(
         },
     };
     if !bytes.starts_with(&[0x1f, 0x8b]) {
-        inspection
-            .objects
-            .push(object_facts(file, &display_name(file), &bytes));
+        let mut object = object_facts(file, &display_name(file), &bytes);
+        let origin = file.parent().unwrap_or(Path::new("."));
+        let origin = std::path::absolute(origin).unwrap_or_else(|_| origin.to_owned());
+        object.needed = needed_of(&bytes, &origin, &[], object.target);
+        inspection.objects.push(object);
         let (verdict, section) = judge_library(file, &bytes, host_version);
         inspection.verdict = verdict;
         if let Some(section) = section {
@@ -387,17 +459,36 @@ fn inspect_file(
         path: file.to_owned(),
         source,
     })?;
-    for entry in verified.manifest.targets.values() {
+    let write = |path: &Path, data: &[u8]| {
+        std::fs::write(path, data).map_err(|source| deploy::DeployError::Io {
+            action: "write",
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let host_name = targets::host().map(|t| t.name);
+    for (name, entry) in &verified.manifest.targets {
         let path = unpacked.path().join(&entry.file);
         let data = verified.data(&entry.file);
-        std::fs::write(&path, data).map_err(|source| deploy::DeployError::Io {
-            action: "write",
-            path: path.clone(),
-            source,
-        })?;
-        inspection
-            .objects
-            .push(object_facts(&path, &entry.file, data));
+        write(&path, data)?;
+        // This machine's bundled libraries go where a deploy puts them, so that the host's
+        // checks below find them through the plugin's `$ORIGIN/lib`.
+        if Some(name.as_str()) == host_name && !entry.libs.is_empty() {
+            let lib_dir = unpacked.path().join(manifest::LIB_DIR);
+            std::fs::create_dir_all(&lib_dir).map_err(|source| deploy::DeployError::Io {
+                action: "create",
+                path: lib_dir.clone(),
+                source,
+            })?;
+            for lib in &entry.libs {
+                let packaged = manifest::package_lib_name(name, &lib.file);
+                write(&lib_dir.join(&lib.file), verified.data(&packaged))?;
+            }
+        }
+        let mut object = object_facts(&path, &entry.file, data);
+        let bundled: Vec<String> = entry.libs.iter().map(|l| l.file.clone()).collect();
+        object.needed = needed_of(data, unpacked.path(), &bundled, Some(name.as_str()));
+        inspection.objects.push(object);
     }
     let host = targets::host();
     match host.and_then(|t| verified.manifest.targets.get(t.name).map(|e| (t, e))) {
@@ -443,6 +534,7 @@ fn object_facts(path: &Path, file: &str, bytes: &[u8]) -> Object {
         stripped: false,
         size: bytes.len() as u64,
         sha256: manifest::sha256_hex(bytes),
+        needed: Vec::new(),
     };
     match check::inspect(path) {
         Ok(report) => {
@@ -537,6 +629,13 @@ pub fn render(inspection: &Inspection) -> String {
             },
             &o.sha256[..16],
         );
+        for n in &o.needed {
+            let through = match &n.needed_by {
+                Some(by) => format!(" (by {by})"),
+                None => String::new(),
+            };
+            let _ = writeln!(out, "  needs:     {}{through} <- {}", n.name, n.from);
+        }
     }
     for e in &inspection.extensions {
         let judged = match (&e.host_versions, &e.problem) {

@@ -64,9 +64,7 @@ impl Source {
     /// The file, where there is one.
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Self::Bundled(p) | Self::RunPath(p) | Self::LibraryPath(p) | Self::System(p) => {
-                Some(p)
-            }
+            Self::Bundled(p) | Self::RunPath(p) | Self::LibraryPath(p) | Self::System(p) => Some(p),
             Self::Loaded => None,
         }
     }
@@ -193,18 +191,16 @@ fn find(name: &str, object: &Dynamic, origin: &Path) -> Option<Source> {
     let wanted = object.class_and_machine;
     if name.contains('/') {
         let path = expand(name, origin)?;
-        return compatible(&path, wanted).then(|| Source::RunPath(path));
+        return compatible(&path, wanted).then_some(Source::RunPath(path));
     }
     let in_dirs = |dirs: &[String]| -> Option<Source> {
         dirs.iter().find_map(|dir| {
             let bundled = dir.contains("$ORIGIN") || dir.contains("${ORIGIN}");
             let path = expand(dir, origin)?.join(name);
-            compatible(&path, wanted).then(|| {
-                if bundled {
-                    Source::Bundled(path)
-                } else {
-                    Source::RunPath(path)
-                }
+            compatible(&path, wanted).then_some(if bundled {
+                Source::Bundled(path)
+            } else {
+                Source::RunPath(path)
             })
         })
     };
@@ -235,6 +231,25 @@ fn find(name: &str, object: &Dynamic, origin: &Path) -> Option<Source> {
         }
     }
     already_loaded(name).then_some(Source::Loaded)
+}
+
+/// Finds `name` where the loader looks on this system after a plugin's own run path:
+/// `LD_LIBRARY_PATH`, `/etc/ld.so.cache`, the default folders (not already-loaded libraries).
+/// `class_and_machine` as in [`Dynamic`]: candidates of another machine are skipped.
+pub fn find_on_system(name: &str, class_and_machine: (u8, u16)) -> Option<Source> {
+    let none = Dynamic {
+        class_and_machine,
+        ..Dynamic::default()
+    };
+    match find(name, &none, Path::new("/")) {
+        Some(Source::Loaded) | None => None,
+        found => found,
+    }
+}
+
+/// Whether `path` is an ELF file of this class and `e_machine` (the loader skips others).
+pub fn is_compatible(path: &Path, class_and_machine: (u8, u16)) -> bool {
+    compatible(path, class_and_machine)
 }
 
 /// A run path entry with `$ORIGIN` replaced; `None` for other tokens (`$LIB`, `$PLATFORM`),
@@ -294,7 +309,12 @@ fn default_dirs() -> &'static [&'static str] {
             "/lib",
             "/usr/lib",
         ],
-        "x86" => &["/lib/i386-linux-gnu", "/usr/lib/i386-linux-gnu", "/lib", "/usr/lib"],
+        "x86" => &[
+            "/lib/i386-linux-gnu",
+            "/usr/lib/i386-linux-gnu",
+            "/lib",
+            "/usr/lib",
+        ],
         _ => &["/lib64", "/usr/lib64", "/lib", "/usr/lib"],
     }
 }
@@ -422,7 +442,9 @@ mod tests {
         };
         let cache = parse_cache(&bytes);
         assert!(
-            cache.get("libc.so.6").is_some_and(|paths| !paths.is_empty()),
+            cache
+                .get("libc.so.6")
+                .is_some_and(|paths| !paths.is_empty()),
             "{} entries",
             cache.len()
         );

@@ -197,6 +197,19 @@ fn refusals() -> Vec<(Refusal, Option<&'static str>)> {
         ),
         (Refusal::ChangedWhileReading, None),
         (
+            Refusal::MissingLibrary {
+                library: s("libgreet.so.1"),
+                needed_by: None,
+            },
+            Some("greeter"),
+        ),
+        (
+            Refusal::BundledLibraryMissing {
+                file: s("lib/libgreet.so.1"),
+            },
+            Some("greeter"),
+        ),
+        (
             Refusal::WorkerNotFound {
                 searched: vec![
                     PathBuf::from("/opt/host/bin/plugin-worker"),

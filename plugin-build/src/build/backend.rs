@@ -12,6 +12,14 @@
 //! artifact) while its diagnostics go to stderr, and strips the plugin's own shared object with
 //! a per-package profile override, so the dependencies are the same units a plain
 //! `cargo build` makes and are not rebuilt.
+//!
+//! A plugin that bundles native libraries (`[package.metadata.plugin] bundle`) is built with
+//! the backend's `rustc` subcommand instead (`cargo rustc`, `cargo-zigbuild rustc`,
+//! `cross rustc`) and `-- -C link-arg=-Wl,-rpath,$ORIGIN/lib`: the arguments after `--` reach
+//! only the plugin's own unit, so the dependencies stay the units a plain build makes, and the
+//! plugin is linked with a run path that names the `lib/` folder beside it, one target per run
+//! (cargo passes extra `rustc` arguments for one target only). (`RUSTFLAGS` would rebuild every
+//! dependency; a build script in the plugin would leave it to each author.)
 
 use std::fmt;
 
@@ -103,10 +111,14 @@ pub fn command(
     targets: &[Target],
     options: &BuildOptions,
 ) -> CommandLine {
-    let mut cmd = match backend {
-        Backend::Cargo => CommandLine::new("cargo").arg("build"),
-        Backend::Zigbuild => CommandLine::new("cargo").arg("zigbuild"),
-        Backend::Cross => CommandLine::new("cross").arg("build"),
+    let bundles = !project.bundle.is_empty();
+    let mut cmd = match (backend, bundles) {
+        (Backend::Cargo, false) => CommandLine::new("cargo").arg("build"),
+        (Backend::Cargo, true) => CommandLine::new("cargo").arg("rustc"),
+        (Backend::Zigbuild, false) => CommandLine::new("cargo").arg("zigbuild"),
+        (Backend::Zigbuild, true) => CommandLine::new("cargo-zigbuild").arg("rustc"),
+        (Backend::Cross, false) => CommandLine::new("cross").arg("build"),
+        (Backend::Cross, true) => CommandLine::new("cross").arg("rustc"),
     };
     // cross runs cargo in its container, where the workspace may be mounted at `/project`:
     // it gets the manifest relative to the workspace root it runs in.
@@ -136,6 +148,12 @@ pub fn command(
             "profile.{}.package.\"{}\".strip=\"symbols\"",
             options.profile(),
             project.name
+        ));
+    }
+    if bundles {
+        cmd = cmd.args(["--", "-C"]).arg(format!(
+            "link-arg=-Wl,-rpath,{}",
+            super::project::BUNDLE_RUN_PATH
         ));
     }
     match backend {

@@ -263,11 +263,12 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
             .map(|p| p.env.clone())
             .unwrap_or_default(),
     };
-    // cross takes the image of the first `--target` only, so it gets one target per run.
-    let groups: Vec<Vec<Target>> = match (backend, args.schedule) {
-        (Backend::Cross, _) | (_, Schedule::Sequential) => {
-            targets.iter().map(|t| vec![*t]).collect()
-        }
+    // cross takes the image of the first `--target` only, so it gets one target per run; a
+    // plugin that bundles libraries is built with `rustc` and extra arguments, which cargo
+    // takes for one target per run only.
+    let one_per_run = backend == Backend::Cross || !project.bundle.is_empty();
+    let groups: Vec<Vec<Target>> = match (one_per_run, args.schedule) {
+        (true, _) | (_, Schedule::Sequential) => targets.iter().map(|t| vec![*t]).collect(),
         (_, Schedule::Concurrent) => vec![targets.clone()],
     };
 

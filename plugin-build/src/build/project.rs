@@ -27,7 +27,14 @@ pub struct Project {
     pub lib_name: String,
     /// Where the `cross` configuration is, if any.
     pub cross_config: Option<CrossConfig>,
+    /// The native libraries `[package.metadata.plugin] bundle` names: with any, the plugin is
+    /// linked with the run path [`BUNDLE_RUN_PATH`] so the loader finds them beside it.
+    pub bundle: Vec<String>,
 }
+
+/// The run path a plugin that bundles libraries is linked with: the `lib/` folder beside the
+/// plugin file, where `plugin-build deploy` installs them.
+pub const BUNDLE_RUN_PATH: &str = "$ORIGIN/lib";
 
 /// Where the `cross` backend's configuration comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +116,13 @@ impl Project {
             .and_then(|m| m.get("cross"))
             .is_some();
         let cross_config = find_cross_config(&package_dir, &workspace_root, has_package_cross);
+        let bundle = plugrack_descriptor::metadata::bundle(
+            package.get("metadata").and_then(|m| m.get("plugin")),
+        )
+        .map_err(|problem| BuildError::Manifest {
+            path: manifest.clone(),
+            reason: problem.to_string(),
+        })?;
         Ok(Self {
             name,
             manifest_path: manifest,
@@ -117,6 +131,7 @@ impl Project {
             target_directory,
             lib_name,
             cross_config,
+            bundle,
         })
     }
 

@@ -1,9 +1,10 @@
 //! `plugin-build deploy`: puts one target of a `.plg` package into a host's plugins folder
-//! as `<DIR>/<id>/plugin.toml` plus the target's `.so`.
+//! as `<DIR>/<id>/plugin.toml` plus the target's `.so` and its bundled native libraries in
+//! `<DIR>/<id>/lib/` (where the plugin's `$ORIGIN/lib` run path finds them).
 //!
 //! Everything is checked before anything is written: the archive (plain top-level files
-//! only), the manifest (plugin-host's format, unknown fields refused), every target's size
-//! and SHA-256, no entry the manifest does not name, and the requested target (default: this
+//! and `lib/<arch>/` libraries only), the manifest (plugin-host's format, unknown fields
+//! refused), every target's and every bundled library's size and SHA-256, no entry the manifest does not name, and the requested target (default: this
 //! machine's); with `--trusted-key KEY.pub` (repeatable), also that `plugin.toml` is signed by
 //! one of those keys. Then the folder is written under a hidden name and renamed into place,
 //! exchanging an older version atomically; the manifest is written byte for byte, with its
@@ -119,6 +120,8 @@ pub struct Deployed {
     pub folder: PathBuf,
     /// The shared object's file name in that folder.
     pub file: String,
+    /// The bundled libraries installed beside it (`lib/libgreet.so.1`).
+    pub libs: Vec<String>,
     /// The version found there before, if any.
     pub replaced: Option<String>,
     /// How the folder was put in place (`None` for a dry run).
@@ -146,6 +149,9 @@ pub fn run(args: &DeployArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
         deployed.target,
         deployed.folder.display(),
     );
+    for lib in &deployed.libs {
+        eprintln!("{:>12} {lib}", "Bundled");
+    }
     if args.dry_run {
         eprintln!("{:>12} nothing was written (--dry-run)", "Note");
     }
@@ -202,6 +208,11 @@ pub fn deploy(args: &DeployArgs) -> Result<Deployed, DeployError> {
             target: target.name,
             folder,
             file: entry.file.clone(),
+            libs: entry
+                .libs
+                .iter()
+                .map(|lib| format!("{}/{}", plugrack_host::manifest::LIB_DIR, lib.file))
+                .collect(),
             replaced,
             method: None,
             signed_by,
@@ -215,6 +226,7 @@ pub fn deploy(args: &DeployArgs) -> Result<Deployed, DeployError> {
         target: target.name,
         folder: installed.folder,
         file: installed.file,
+        libs: installed.libs,
         replaced: installed.replaced,
         method: Some(installed.method),
         signed_by,

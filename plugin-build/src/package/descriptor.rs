@@ -23,6 +23,8 @@ pub struct PluginCrate {
     pub dir: PathBuf,
     /// The descriptor, as `plugin.toml` carries it.
     pub descriptor: ManifestPlugin,
+    /// The native libraries `[package.metadata.plugin] bundle` names.
+    pub bundle: Vec<String>,
 }
 
 /// Finds the package of `manifest_path`, or of the current directory, and reads its descriptor.
@@ -92,12 +94,14 @@ fn from_metadata(
                 .map_err(|e| PackageError::CargoOutput(e.to_string()))?,
         ),
     };
+    let descriptor_error = |problem| PackageError::Descriptor {
+        manifest: manifest.to_owned(),
+        problem,
+    };
     let descriptor = metadata::read(&fields, table.as_ref())
-        .map_err(|problem| PackageError::Descriptor {
-            manifest: manifest.to_owned(),
-            problem,
-        })?
+        .map_err(descriptor_error)?
         .into_descriptor(&api_version);
+    let bundle = metadata::bundle(table.as_ref()).map_err(descriptor_error)?;
     let manifest_path = package.manifest_path.clone().into_std_path_buf();
     Ok(PluginCrate {
         name: package.name.to_string(),
@@ -107,5 +111,6 @@ fn from_metadata(
             .unwrap_or_default(),
         manifest_path,
         descriptor,
+        bundle,
     })
 }

@@ -1,7 +1,9 @@
 //! `plugin-build package`: one archive, `build/<id>-<version>.plg`, holding a generated
 //! `plugin.toml` (the descriptor, the plugrack-api version, and per target the file name, size
-//! and SHA-256), with `--sign KEY` its signature `plugin.toml.minisig`, and every built
-//! `build/<name>-<arch>.so`.
+//! and SHA-256), with `--sign KEY` its signature `plugin.toml.minisig`, every built
+//! `build/<name>-<arch>.so`, and the native libraries `[package.metadata.plugin] bundle`
+//! names, per target as `lib/<arch>/<file>` with their size and SHA-256 in `plugin.toml`
+//! ([`bundle`] finds them and checks the plugin needs them).
 //!
 //! The descriptor comes from the libraries themselves: each one's `.plugin_descriptor` section
 //! (read from the file, never by loading it), which must agree between targets and with the
@@ -13,6 +15,7 @@
 //! a signature differs between runs (minisign adds random noise to each).
 
 pub mod archive;
+pub mod bundle;
 pub mod descriptor;
 
 use std::{
@@ -44,6 +47,11 @@ pub struct PackageArgs {
     /// public key then accept the package.
     #[arg(long, value_name = "FILE", env = "PLUGIN_BUILD_SIGNING_KEY")]
     pub sign: Option<PathBuf>,
+
+    /// A folder holding the libraries `bundle` names, as `DIR/<arch>/<file>` or `DIR/<file>`
+    /// (repeatable; searched before the target's library path).
+    #[arg(long, value_name = "DIR")]
+    pub lib_dir: Vec<PathBuf>,
 
     /// The git source to record in `plugin.toml` (`plugin-build from-git` sets it; no flag).
     #[arg(skip)]
@@ -119,6 +127,38 @@ pub enum PackageError {
         /// What is wrong.
         problem: String,
     },
+    /// A library `bundle` names is nowhere for this target.
+    #[error("cannot find `{library}` for {target} to bundle (looked in {searched}{})\n  hint: give its folder with `--lib-dir DIR` (as DIR/{target}/{library} or DIR/{library}), or remove it from `bundle`", if *.target == crate::targets::host().map_or("", |t| t.name) { ", then where this machine's loader looks" } else { "" })]
+    BundleNotFound {
+        /// The library.
+        library: String,
+        /// The target.
+        target: &'static str,
+        /// The folders searched, comma-separated.
+        searched: String,
+    },
+    /// A library `bundle` names is needed by neither the plugin nor another bundled library.
+    #[error("`bundle` names `{library}`, but the {target} plugin `{}` does not need it (it needs: {needed})\n  hint: bundle the names the plugin links (`plugin-build inspect` lists them), or remove it from `bundle`", .path.display())]
+    BundleNotNeeded {
+        /// The library.
+        library: String,
+        /// The target.
+        target: &'static str,
+        /// The plugin file.
+        path: PathBuf,
+        /// Its `DT_NEEDED` entries, comma-separated.
+        needed: String,
+    },
+    /// The plugin bundles libraries but was linked without the `$ORIGIN/lib` run path.
+    #[error("`{}` bundles libraries but lacks the `$ORIGIN/lib` run path (run path: {found}), so the loader would not find them\n  hint: build it with `plugin-build --target {target}`, which links plugins that set `bundle` with it", .path.display())]
+    NoRunPath {
+        /// The target.
+        target: &'static str,
+        /// The plugin file.
+        path: PathBuf,
+        /// Its run path, as shown.
+        found: String,
+    },
     /// Signing failed.
     #[error(transparent)]
     Sign(#[from] crate::sign::SignError),
@@ -148,6 +188,8 @@ pub struct Packaged {
     pub sha256: String,
     /// The key id it was signed with, with `--sign`.
     pub signed_by: Option<String>,
+    /// Per target, every library the plugin needs and of which kind.
+    pub needed: BTreeMap<String, Vec<(String, bundle::Kind)>>,
 }
 
 /// Runs `package` from the command line.
@@ -163,6 +205,23 @@ pub fn run(args: &PackageArgs) -> Result<ExitCode, Box<dyn std::error::Error>> {
             entry.size,
             &entry.sha256[..16]
         );
+        for lib in &entry.libs {
+            eprintln!(
+                "{:>12} {target}: lib/{target}/{} ({} bytes, sha256 {})",
+                "Bundling",
+                lib.file,
+                lib.size,
+                &lib.sha256[..16]
+            );
+        }
+        for (name, kind) in packaged.needed.get(target).into_iter().flatten() {
+            if *kind == bundle::Kind::Other {
+                eprintln!(
+                    "{:>12} {target}: needs `{name}`, which is neither bundled nor part of the base system: hosts without it refuse the plugin (add it to `bundle` in [package.metadata.plugin] to ship it)",
+                    "Warning"
+                );
+            }
+        }
     }
     if let Some(key_id) = &packaged.signed_by {
         eprintln!("{:>12} plugin.toml with key {key_id}", "Signed");
@@ -204,6 +263,8 @@ pub fn package(args: &PackageArgs) -> Result<Packaged, PackageError> {
 
     let mut targets = BTreeMap::new();
     let mut files = Vec::new();
+    let mut libs = Vec::new();
+    let mut needed = BTreeMap::new();
     for target in TARGETS {
         let file = target.file_name(&krate.name);
         let path = dir.join(&file);
@@ -255,13 +316,27 @@ pub fn package(args: &PackageArgs) -> Result<Packaged, PackageError> {
         if descriptor.is_none() {
             descriptor = Some((built, format!("`{file}`")));
         }
+        let found = bundle::collect(&target, &path, &data, &krate.bundle, &args.lib_dir)?;
+        let mut listed = Vec::new();
+        for lib in found.bundled {
+            listed.push(manifest::ManifestLib {
+                file: lib.name.clone(),
+                size: lib.data.len() as u64,
+                sha256: manifest::sha256_hex(&lib.data),
+            });
+            libs.push(archive::Entry {
+                name: manifest::package_lib_name(target.name, &lib.name),
+                data: lib.data,
+            });
+        }
+        needed.insert(target.name.to_owned(), found.needed);
         targets.insert(
             target.name.to_owned(),
             ManifestTarget {
                 file: file.clone(),
                 size: data.len() as u64,
                 sha256: manifest::sha256_hex(&data),
-                libs: Vec::new(),
+                libs: listed,
             },
         );
         files.push(archive::Entry { name: file, data });
@@ -311,6 +386,9 @@ pub fn package(args: &PackageArgs) -> Result<Packaged, PackageError> {
         });
     }
     entries.extend(files);
+    // The bundled libraries last, by target then name (`lib/<arch>/<file>`).
+    libs.sort_by(|a, b| a.name.cmp(&b.name));
+    entries.extend(libs);
     let path = dir.join(file_name(&manifest));
     let bytes = archive::write(&entries).map_err(io("write", &path))?;
     crate::fsutil::write_atomic(&path, &bytes).map_err(io("write", &path))?;
@@ -320,6 +398,7 @@ pub fn package(args: &PackageArgs) -> Result<Packaged, PackageError> {
         path,
         manifest,
         signed_by,
+        needed,
     })
 }
 

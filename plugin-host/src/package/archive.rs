@@ -265,10 +265,19 @@ pub(crate) mod tests {
 
     #[test]
     fn bundled_libraries_sit_in_lib_target() {
-        let bytes = tar_gz(&[("plugin.toml", b"format = 1\n"), ("lib/arm64/libgreet.so.1", b"x")]);
+        let bytes = tar_gz(&[
+            ("plugin.toml", b"format = 1\n"),
+            ("lib/arm64/libgreet.so.1", b"x"),
+        ]);
         assert_eq!(read(&bytes).unwrap()[1].name, "lib/arm64/libgreet.so.1");
         assert!(is_bundled_lib_name("lib/amd64/libz.so.1"));
-        for name in ["lib/libz.so.1", "lib/amd64/", "lib/../x", "bin/amd64/x", "lib/a/b/c"] {
+        for name in [
+            "lib/libz.so.1",
+            "lib/amd64/",
+            "lib/../x",
+            "bin/amd64/x",
+            "lib/a/b/c",
+        ] {
             assert!(!is_bundled_lib_name(name), "{name}");
         }
     }

@@ -252,7 +252,14 @@ pub fn verify_with(
         }
     }
     for (target, listed) in &manifest.targets {
-        check_file(path, &entries, target, &listed.file, listed.size, &listed.sha256)?;
+        check_file(
+            path,
+            &entries,
+            target,
+            &listed.file,
+            listed.size,
+            &listed.sha256,
+        )?;
         for lib in &listed.libs {
             let name = manifest::package_lib_name(target, &lib.file);
             check_file(path, &entries, target, &name, lib.size, &lib.sha256)?;
@@ -276,14 +283,15 @@ fn check_file(
     expected_size: u64,
     expected_sha256: &str,
 ) -> Result<(), VerifyError> {
-    let entry = entries
-        .iter()
-        .find(|e| e.name == name)
-        .ok_or_else(|| VerifyError::MissingFile {
-            path: path.to_owned(),
-            target: target.to_owned(),
-            file: name.to_owned(),
-        })?;
+    let entry =
+        entries
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| VerifyError::MissingFile {
+                path: path.to_owned(),
+                target: target.to_owned(),
+                file: name.to_owned(),
+            })?;
     let size = entry.data.len() as u64;
     if size != expected_size {
         return Err(VerifyError::Size {
@@ -431,16 +439,28 @@ mod tests {
         let text = parsed.to_toml();
         let path = Path::new("p.plg");
         let name = "lib/amd64/libgreet.so.1";
-        let good = tar_gz(&[("plugin.toml", text.as_bytes()), ("p-amd64.so", so), (name, lib)]);
+        let good = tar_gz(&[
+            ("plugin.toml", text.as_bytes()),
+            ("p-amd64.so", so),
+            (name, lib),
+        ]);
         let verified = verify(path, &good).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let installed = super::super::install(&verified, "amd64", dir.path()).unwrap();
         assert_eq!(installed.libs, ["lib/libgreet.so.1"]);
-        assert_eq!(std::fs::read(dir.path().join("p/lib/libgreet.so.1")).unwrap(), lib);
+        assert_eq!(
+            std::fs::read(dir.path().join("p/lib/libgreet.so.1")).unwrap(),
+            lib
+        );
 
-        let cases: [(Vec<(&str, &[u8])>, &str); 3] = [
+        type Case<'a> = (Vec<(&'a str, &'a [u8])>, &'a str);
+        let cases: [Case; 3] = [
             (
-                vec![("plugin.toml", text.as_bytes()), ("p-amd64.so", so), (name, b"\x7fELF greeT")],
+                vec![
+                    ("plugin.toml", text.as_bytes()),
+                    ("p-amd64.so", so),
+                    (name, b"\x7fELF greeT"),
+                ],
                 "`lib/amd64/libgreet.so.1` does not match plugin.toml",
             ),
             (
