@@ -531,11 +531,7 @@ fn every_bad_bundle_is_refused_and_the_plugins_folder_stays_as_it_was() {
             show(&out)
         );
         let name = package.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(
-            message.contains(&name),
-            "names the package\n{}",
-            show(&out)
-        );
+        assert!(message.contains(&name), "names the package\n{}", show(&out));
         assert!(
             listing(&plugins) == before,
             "{expected}: the plugins folder changed"
