@@ -235,7 +235,7 @@ fn apply(manager: &Weak<PluginManager>, folders: &[Folder], batch: Batch) {
         if fs::symlink_metadata(&entry).is_ok() {
             // An entry already tried in this version (loaded or refused) is left alone there.
             let report = if is_known {
-                manager.reload(&entry)
+                manager.refresh(&entry)
             } else {
                 manager.load_new(&entry, origin)
             };

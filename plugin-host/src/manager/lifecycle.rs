@@ -23,13 +23,30 @@ impl PluginManager {
     /// instances come from the new build, instances already handed out finish their calls on
     /// the old one, which is unloaded once they are released. A new build that fails any
     /// check leaves the running plugin in place, with the reason in its report's messages.
+    ///
+    /// A loaded plugin whose files have not changed since it was loaded (or since a new build
+    /// was last refused) is left as it is. An entry that was refused or skipped is tried again
+    /// even when unchanged: a refusal may have had a passing cause (an `on_load` that could not
+    /// reach a service). The folder watcher, unlike this, tries each version only once.
     pub fn reload(&self, source: &Path) -> PluginReport {
+        self.try_again(source, false)
+    }
+
+    /// The watcher's [`reload`](Self::reload): an entry in the version last tried, loaded or
+    /// refused, is left alone (an event about attributes, a second event for one deploy, the
+    /// checks' own reads).
+    pub(crate) fn refresh(&self, source: &Path) -> PluginReport {
+        self.try_again(source, true)
+    }
+
+    fn try_again(&self, source: &Path, only_if_changed: bool) -> PluginReport {
         // Taken before anything reads it, as in a first load.
         let stamp = stamp::of(source);
         let current = {
             let state = self.state.read().unwrap_or_else(lock_poisoned);
             state.iter().find(|e| e.source == source).map(|e| {
-                let unchanged = stamp.is_some() && e.tried == stamp;
+                let unchanged =
+                    stamp.is_some() && e.tried == stamp && (only_if_changed || e.loaded.is_some());
                 (
                     e.origin,
                     e.loaded.clone(),
@@ -38,11 +55,9 @@ impl PluginManager {
             })
         };
         let old = match current {
-            // The version last tried, loaded or refused (an event about attributes, a second
-            // event for one deploy, the checks' own reads): nothing to do.
             Some((_, _, Some(unchanged))) => return unchanged,
             Some((_, Some(old), None)) => old,
-            // Refused or skipped before, and changed since: try it as a new entry.
+            // Refused or skipped before: try it as a new entry.
             Some((origin, None, None)) => return self.load_new(source, origin),
             None => return self.load_path(source, Origin::External),
         };
