@@ -614,3 +614,69 @@ fn package_refuses_a_bundle_it_cannot_find_or_that_is_not_needed_or_escapes() {
         show(&out)
     );
 }
+
+/// The files mapped into this process whose path starts with `dir`.
+fn mapped_under(dir: &Path) -> Vec<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let prefix = dir.to_string_lossy();
+    let mut files: Vec<String> = maps
+        .lines()
+        .filter_map(|line| line.splitn(6, char::is_whitespace).nth(5))
+        .map(|file| file.trim().to_owned())
+        .filter(|file| file.starts_with(&*prefix))
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// In a host process (this test's), loading the plugin in place: the host still copies a
+/// plugin that bundles libraries, with its `lib/`, and the loader maps the checked copy of
+/// libgreet, not the deployed file; the copy's folder is gone once loaded. (One load per
+/// process: the loader keeps one `libgreet.so.1`.)
+#[test]
+fn the_host_loads_the_checked_copies_of_the_bundled_libraries() {
+    use plugrack_host::{HostConfig, LoadFrom, PluginManager, PluginStatus, User, Values};
+
+    let fx = fixture();
+    let plugins = tempfile::tempdir().unwrap();
+    let private = tempfile::tempdir().unwrap();
+    succeeds(deploy(&fx.package, plugins.path(), "amd64"), "deploy");
+    let config = HostConfig::new("1.0.0".parse().unwrap())
+        .private_dir(private.path())
+        .load_from(LoadFrom::InPlace);
+    let manager = PluginManager::new(config);
+    let reports = manager.load_dir(plugins.path());
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        reports[0].status,
+        PluginStatus::Active,
+        "{:?}",
+        reports[0].error()
+    );
+    let out = manager
+        .instance(NAME, &User::new(1, "Ada"))
+        .unwrap()
+        .execute("hello", &Values::new())
+        .unwrap();
+    assert_eq!(
+        out["message"],
+        plugrack_host::Value::Str("Hello, Ada! greetings from libgreet (amd64)".into())
+    );
+    let mapped = mapped_under(private.path());
+    assert!(
+        mapped
+            .iter()
+            .any(|f| f.ends_with(".d/lib/libgreet.so.1 (deleted)")),
+        "libgreet is mapped from the private copy: {mapped:?}"
+    );
+    assert!(
+        mapped_under(plugins.path()).is_empty(),
+        "nothing is mapped from the plugins folder"
+    );
+    assert_eq!(
+        std::fs::read_dir(private.path()).unwrap().count(),
+        0,
+        "the copy's folder is removed once loaded"
+    );
+}
