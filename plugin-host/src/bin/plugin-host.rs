@@ -113,7 +113,8 @@ enum Command {
         set_config: Option<String>,
     },
     /// Load the folders, then watch them: print every load, reload, refusal and unload as it
-    /// happens (one JSON object per line with --json).
+    /// happens (one JSON object per line with --json). Each version of a file or plugin folder
+    /// is tried once: a refused one again only when it is written, replaced or touched.
     Watch {
         #[command(flatten)]
         common: Common,

@@ -593,4 +593,17 @@ impl EventStream {
             }
         }
     }
+
+    /// Every event that arrives within `wait` from now, by name.
+    pub fn within(&self, wait: Duration) -> Vec<(String, serde_json::Value)> {
+        let deadline = Instant::now() + wait;
+        let mut seen = Vec::new();
+        while let Ok(event) = self
+            .events
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            seen.push(event);
+        }
+        seen
+    }
 }
