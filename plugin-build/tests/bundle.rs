@@ -680,3 +680,41 @@ fn the_host_loads_the_checked_copies_of_the_bundled_libraries() {
         "the copy's folder is removed once loaded"
     );
 }
+
+/// Out of process (`--isolation process`): the worker opens the host's copy, whose `lib/` is
+/// beside it, and calls into libgreet there.
+#[test]
+fn out_of_process_the_worker_loads_the_bundled_library_too() {
+    let fx = fixture();
+    let amd64 = targets::find("amd64").unwrap();
+    let host = host_binary(&amd64);
+    // The worker program, next to the host (where the host looks first).
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(workspace_root())
+        .env("CARGO_TARGET_DIR", shared_target_dir())
+        .args(["build", "-p", "plugrack-host", "--bin", "plugin-worker"])
+        .output()
+        .expect("run cargo");
+    succeeds(output, "building plugin-worker");
+    assert!(host.with_file_name("plugin-worker").is_file());
+    let plugins = tempfile::tempdir().unwrap();
+    succeeds(deploy(&fx.package, plugins.path(), "amd64"), "deploy");
+    let call = plugin_host(
+        &amd64,
+        &[
+            "call",
+            "--isolation",
+            "process",
+            "--plugins-dir",
+            plugins.path().to_str().unwrap(),
+            NAME,
+            "hello",
+            "name=Ada",
+        ],
+    );
+    let call = succeeds(call, "plugin-host --isolation process call");
+    assert_eq!(
+        String::from_utf8_lossy(&call.stdout).trim(),
+        "message = Hello, Ada! greetings from libgreet (amd64)"
+    );
+}

@@ -117,6 +117,15 @@ fn landlock(library: &Path, data_dir: Option<&Path>) -> Result<String, String> {
         &library.to_string_lossy(),
         AccessFs::ReadFile | AccessFs::Execute,
     );
+    // A plugin with bundled native libraries has them in `lib/` beside its private copy,
+    // where its `$ORIGIN/lib` run path points (the host checked them against plugin.toml).
+    if let Some(lib) = library
+        .parent()
+        .map(|folder| folder.join(crate::manifest::LIB_DIR))
+        .filter(|lib| lib.is_dir())
+    {
+        allow(&lib.to_string_lossy(), read);
+    }
     if let Some(dir) = data_dir {
         allow(&dir.to_string_lossy(), AccessFs::from_all(abi));
     }
