@@ -459,6 +459,21 @@ mod tests {
     }
 
     #[test]
+    fn cut_or_damaged_files_give_no_answer_rather_than_a_panic() {
+        let bytes = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        for len in [0, 4, 5, 20, 63, 64, 65, 1000, bytes.len() / 2] {
+            let _ = dynamic(&bytes[..len.min(bytes.len())]);
+        }
+        let mut flipped = bytes[..bytes.len().min(1 << 16)].to_vec();
+        for i in (0..flipped.len()).step_by(97) {
+            flipped[i] ^= 0xff;
+        }
+        let _ = dynamic(&flipped);
+        assert_eq!(dynamic(b"\x7fELF\x03"), None);
+        assert_eq!(resolve(b"not elf", Path::new("/")), Vec::new());
+    }
+
+    #[test]
     fn the_system_cache_parses() {
         let Ok(bytes) = std::fs::read(CACHE_FILE) else {
             return;
