@@ -84,17 +84,20 @@ PY
 )
 if [ -n "$conf_status" ]; then log "$CONTAINERS_CONF: set $conf_status"; else log "$CONTAINERS_CONF already set"; fi
 
-# cargo-zigbuild and zig, from PyPI: the `zigbuild` backend. cargo-zigbuild finds zig as
+# cargo-zigbuild and zig, from PyPI: the `zigbuild` backend; taplo. cargo-zigbuild finds zig as
 # `python3 -m ziglang` when no `zig` is on PATH.
 PY_PACKAGES=()
 command -v cargo-zigbuild >/dev/null 2>&1 || PY_PACKAGES+=(cargo-zigbuild)
 python3 -m ziglang version >/dev/null 2>&1 || command -v zig >/dev/null 2>&1 || PY_PACKAGES+=(ziglang)
+# taplo (the TOML toolkit behind Even Better TOML): the schema test checks that it reads
+# docs/schema/plugin.toml.json the way docs/schema.md tells authors to use it.
+command -v taplo >/dev/null 2>&1 || PY_PACKAGES+=(taplo)
 if [ "${#PY_PACKAGES[@]}" -gt 0 ]; then
   log "pip install ${PY_PACKAGES[*]}"
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${PY_PACKAGES[@]}"
   hash -r
 else
-  log "cargo-zigbuild and zig present"
+  log "cargo-zigbuild, zig and taplo present"
 fi
 
 # cross (the `cross` backend) from crates.io, built with the pinned toolchain (0.2.5 builds with

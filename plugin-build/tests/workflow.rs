@@ -18,6 +18,9 @@ use std::{
 use plugrack_build::package::archive;
 use plugrack_host::manifest::{Manifest, FILE_NAME};
 
+#[path = "../../tests/src/manifest_schema.rs"]
+mod manifest_schema;
+
 const ID: &str = "org.example.hello";
 const NAME: &str = "hello-plugin";
 
@@ -128,6 +131,9 @@ fn fixture() -> &'static Fixture {
             format!("build/{ID}-0.1.0.plg")
         );
         let package_bytes = std::fs::read(&package).unwrap();
+        let entries = archive::read(&package_bytes).unwrap();
+        assert_eq!(entries[0].name, FILE_NAME);
+        manifest_schema::assert_valid(&String::from_utf8_lossy(&entries[0].data));
         Fixture {
             project,
             package,

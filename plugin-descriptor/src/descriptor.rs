@@ -10,32 +10,82 @@ use crate::{host_version, id};
 
 /// A plugin's descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        title = "plugin",
+        description = "The plugin's descriptor, as stamped into its binaries (the `[plugin]` table)."
+    )
+)]
 pub struct Descriptor {
     /// Unique id ([`id::is_valid`]).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "Unique id in a host: letters, digits, `.`, `_`, `-`, not starting with `.`; compared case-insensitively.",
+            regex(pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+        )
+    )]
     pub id: String,
     /// Display name.
+    #[cfg_attr(feature = "schema", schemars(description = "Display name."))]
     pub name: String,
     /// The plugin's version (semver).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "The plugin's version (semver, e.g. `1.2.0`).",
+            regex(pattern = r"^\d+\.\d+\.\d+")
+        )
+    )]
     pub version: String,
     /// Description.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(description = "Description."))]
     pub description: String,
     /// Authors, as `Name <mail>`.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(description = "Authors, as `Name <mail>`.")
+    )]
     pub authors: Vec<String>,
     /// Home page or repository.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(description = "Home page or repository."))]
     pub homepage: String,
     /// SPDX license expression.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(description = "SPDX license expression."))]
     pub license: String,
     /// Host versions supported (a semver requirement, [`host_version`]).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "The host application versions supported: a semver requirement (`*`, `>=1.0.0, <2.0.0`)."
+        )
+    )]
     pub host_version: String,
     /// Operating systems supported; empty means any ([`crate::target_os`]).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "Operating systems supported (Rust's `std::env::consts::OS` names); empty means any.",
+            schema_with = "crate::schema::target_os_list"
+        )
+    )]
     pub target_os: Vec<String>,
     /// The plugrack-api version the binaries were built against.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "The plugrack-api version the binaries were built against (semver).",
+            regex(pattern = r"^\d+\.\d+\.\d+")
+        )
+    )]
     pub api_version: String,
 }
 

@@ -13,7 +13,10 @@
 //! - [`target_os`]: the operating-system names and the "supports this system" rule;
 //! - [`manifest`]: `plugin.toml`, the package manifest;
 //! - [`section`]: the `.plugin_descriptor` ELF section, which tools and the host read without
-//!   loading the library (loading runs its code); [`elf`] finds it in a file's bytes.
+//!   loading the library (loading runs its code); [`elf`] finds it in a file's bytes;
+//! - `schema` (the `schema` feature): the JSON Schemas of `plugin.toml` and of
+//!   `[package.metadata.plugin]`, generated from these types and committed as
+//!   `docs/schema/*.json` for editors and other tools.
 //!
 //! What it leaves to others: the plugrack-api compatibility rule is `plugrack_api::compat`
 //! (the contract owns its own versioning); loading, packaging and signing are the host's and
@@ -28,6 +31,8 @@ pub mod host_version;
 pub mod id;
 pub mod manifest;
 pub mod metadata;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod section;
 pub mod target_os;
 

@@ -58,9 +58,24 @@ pub const SIGNATURE_FILE_NAME: &str = "plugin.toml.minisig";
 
 /// A package manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        title = "plugin.toml",
+        description = "The manifest of a plugrack plugin package (`.plg`) and of a deployed plugin folder, written by `plugin-build package`."
+    )
+)]
 pub struct Manifest {
     /// The manifest format number ([`FORMAT`]).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "The manifest format number; this schema describes format 1.",
+            range(min = 1, max = 1)
+        )
+    )]
     pub format: u32,
     /// The plugin's descriptor, as stamped into its binaries.
     pub plugin: ManifestPlugin,
@@ -69,6 +84,12 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<ManifestSource>,
     /// One entry per built target, keyed by target name (`amd64`, `386`, `arm-7`, `arm64`).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "One entry per built target, keyed by target name (`amd64`, `386`, `arm-7`, `arm64`)."
+        )
+    )]
     pub targets: BTreeMap<String, ManifestTarget>,
 }
 
@@ -77,13 +98,22 @@ pub type ManifestPlugin = Descriptor;
 
 /// One built target in a manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ManifestTarget {
     /// The shared object's file name, next to the manifest.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "The shared object's file name, next to the manifest (a plain name: no `/`, no `..`).",
+            regex(pattern = r"^[^/\\\x00]+$")
+        )
+    )]
     pub file: String,
     /// Its size in bytes.
     pub size: u64,
     /// Its SHA-256, lowercase hex.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[0-9a-f]{64}$")))]
     pub sha256: String,
     /// The native libraries bundled for this target (none for most plugins): stored as
     /// `lib/<target>/<file>` in a package and as `lib/<file>` in a deployed plugin folder,
@@ -116,6 +146,7 @@ pub fn package_lib_name(target: &str, file: &str) -> String {
 /// The git source a package was built from (the `[source]` table): enough to build the same
 /// package again with `plugin-build from-git GIT --rev COMMIT [--subdir SUBDIR]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ManifestSource {
     /// The repository's URL, as given to `plugin-build from-git` but without credentials
@@ -123,10 +154,20 @@ pub struct ManifestSource {
     pub git: String,
     /// The commit built: its full object id, lowercase hex (40 digits, 64 in a SHA-256
     /// repository).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = r"^([0-9a-f]{40}|[0-9a-f]{64})$"))
+    )]
     pub commit: String,
     /// The plugin crate's folder in the repository, relative to its root, when it is not the
     /// root (`/`-separated, no `..`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        // Segments that are neither `.` nor `..`, joined by `/` (no look-ahead: editors'
+        // regex engines differ).
+        schemars(regex(pattern = r"^(?:[^./\\\x00][^/\\\x00]*|\.[^./\\\x00][^/\\\x00]*|\.\.[^/\\\x00]+)(?:/(?:[^./\\\x00][^/\\\x00]*|\.[^./\\\x00][^/\\\x00]*|\.\.[^/\\\x00]+))*$"))
+    )]
     pub subdir: Option<String>,
 }
 

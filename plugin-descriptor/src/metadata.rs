@@ -25,6 +25,56 @@ use crate::{host_version, id, target_os, Descriptor};
 /// The keys `[package.metadata.plugin]` may hold.
 pub const KNOWN_KEYS: &[&str] = &["id", "name", "host-version", "target-os", "bundle"];
 
+/// `[package.metadata.plugin]` as a type: every key it may hold ([`KNOWN_KEYS`]) with its
+/// type. [`read`] applies the rules and defaults; this type is what the JSON Schema
+/// (`docs/schema/package-metadata-plugin.json`, the `schema` feature) is generated from, and a
+/// test keeps its keys equal to [`KNOWN_KEYS`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        title = "[package.metadata.plugin]",
+        description = "A plugrack plugin's descriptor keys in its Cargo.toml; `[package]` gives the version, description, authors, homepage and license."
+    )
+)]
+pub struct MetadataTable {
+    /// The plugin id (default: the package name).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "Unique id in a host: letters, digits, `.`, `_`, `-`, not starting with `.` (default: the package name).",
+            regex(pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+        )
+    )]
+    pub id: Option<String>,
+    /// The display name (default: the package name).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(description = "Display name (default: the package name).")
+    )]
+    pub name: Option<String>,
+    /// The host-version requirement (default: `*`).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "The host application versions supported: a semver requirement such as `>=1.0.0, <2.0.0` (default: `*`)."
+        )
+    )]
+    pub host_version: Option<String>,
+    /// The operating systems (default: `["linux"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "Operating systems supported (default: `[\"linux\"]`; empty means any).",
+            schema_with = "crate::schema::optional_target_os_list"
+        )
+    )]
+    pub target_os: Option<Vec<String>>,
+}
+
 /// The `[package]` fields a descriptor takes (workspace inheritance already resolved).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PackageFields {
@@ -319,6 +369,30 @@ pub enum ManifestTextError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_type_has_exactly_the_known_keys() {
+        let full = MetadataTable {
+            id: Some("a".into()),
+            name: Some("A".into()),
+            host_version: Some("*".into()),
+            target_os: Some(vec!["linux".into()]),
+        };
+        let table = toml::Table::try_from(&full).unwrap();
+        let mut keys: Vec<&str> = table.keys().map(String::as_str).collect();
+        let mut known = KNOWN_KEYS.to_vec();
+        keys.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(
+            keys, known,
+            "`MetadataTable` (the schema's source) and `KNOWN_KEYS` (what `read` accepts) differ: \
+             give `MetadataTable` a field for each key, then regenerate the schema \
+             (`PLUGRACK_UPDATE_SCHEMA=1 cargo test -p plugrack-descriptor --test schema`)"
+        );
+        // What `read` accepts, the type reads too.
+        let text = toml::to_string(&full).unwrap();
+        assert_eq!(toml::from_str::<MetadataTable>(&text).unwrap(), full);
+    }
 
     fn package() -> PackageFields {
         PackageFields {

@@ -14,6 +14,9 @@ use std::{
 };
 
 use plugin_tests::{artifacts, plugin_dir};
+
+#[path = "../src/manifest_schema.rs"]
+mod manifest_schema;
 use plugrack_host::{
     host_target_name,
     manifest::{sha256_hex, Manifest, ManifestPlugin, ManifestTarget, FORMAT},
@@ -61,6 +64,8 @@ fn deploy_folder(dir: &Path, folder: &str, library: &Path, edit: impl FnOnce(&mu
         )]
         .into(),
     };
+    // What a deploy writes follows the schema (the edits below break it on purpose).
+    manifest_schema::assert_valid(&manifest.to_toml());
     edit(&mut manifest);
     let target = dir.join(folder);
     fs::create_dir_all(&target).unwrap();

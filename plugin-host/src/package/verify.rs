@@ -426,6 +426,25 @@ mod tests {
         .to_toml()
     }
 
+    /// Every manifest these tests make follows the committed schema
+    /// (`docs/schema/plugin.toml.json`, generated from the same types).
+    fn follows_the_schema(text: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schema/plugin.toml.json");
+        let schema: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let value: serde_json::Value = toml::from_str(text).unwrap();
+        let errors: Vec<String> = jsonschema::validator_for(&schema)
+            .unwrap()
+            .iter_errors(&value)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{errors:?}\n  fix: regenerate the schema if the types changed: \
+             `PLUGRACK_UPDATE_SCHEMA=1 cargo test -p plugrack-descriptor --test schema`\n{text}"
+        );
+    }
+
     #[test]
     fn bundled_libraries_are_checked_and_installed_into_lib() {
         let so = b"\x7fELF pretend".as_slice();
@@ -487,6 +506,7 @@ mod tests {
     fn a_good_package_verifies_and_every_bad_one_is_refused() {
         let so = b"\x7fELF pretend".as_slice();
         let good = manifest("p", so);
+        follows_the_schema(&good);
         let path = Path::new("p.plg");
         let verified = verify(
             path,

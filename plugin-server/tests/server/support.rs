@@ -24,6 +24,9 @@ use reqwest::blocking::{Client, RequestBuilder, Response};
 #[path = "../../../tests/src/examples.rs"]
 mod examples;
 
+#[path = "../../../tests/src/manifest_schema.rs"]
+pub mod manifest_schema;
+
 pub use examples::example_plugins;
 
 /// The first administrator's password in every test server.
@@ -53,6 +56,7 @@ pub struct TestServer {
     /// The thread copying stderr: done once the process has ended and its pipe is drained.
     stderr_reader: Option<thread::JoinHandle<()>>,
     extra: Vec<String>,
+    env: Vec<(String, String)>,
     pub client: Client,
 }
 
@@ -64,6 +68,11 @@ impl TestServer {
 
     /// The same, with extra command-line arguments.
     pub fn start_with(plugins: &[(&str, &Path)], extra: &[&str]) -> Self {
+        Self::start_with_env(plugins, extra, &[])
+    }
+
+    /// The same, with environment variables for the server process.
+    pub fn start_with_env(plugins: &[(&str, &Path)], extra: &[&str], env: &[(&str, &str)]) -> Self {
         let root = Arc::new(tempfile::tempdir().expect("a temporary folder"));
         let dir = root.path().join("plugins");
         std::fs::create_dir_all(&dir).unwrap();
@@ -71,10 +80,14 @@ impl TestServer {
             std::fs::copy(source, dir.join(name))
                 .unwrap_or_else(|e| panic!("copy {} to {name}: {e}", source.display()));
         }
-        Self::spawn(root, extra.iter().map(|s| s.to_string()).collect())
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::spawn(root, extra.iter().map(|s| s.to_string()).collect(), env)
     }
 
-    fn spawn(root: Arc<tempfile::TempDir>, extra: Vec<String>) -> Self {
+    fn spawn(root: Arc<tempfile::TempDir>, extra: Vec<String>, env: Vec<(String, String)>) -> Self {
         let plugins = root.path().join("plugins");
         let data = root.path().join("data");
         let mut child = Command::new(env!("CARGO_BIN_EXE_plugin-server"))
@@ -84,6 +97,7 @@ impl TestServer {
             .arg(&data)
             .args(["--listen", "127.0.0.1:0"])
             .args(&extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("PLUGIN_SERVER_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("PLUGIN_SERVER_LOG", "info")
             .env_remove("PLUGINS_DIR")
@@ -136,6 +150,7 @@ impl TestServer {
             stderr,
             stderr_reader: Some(stderr_reader),
             extra,
+            env,
             client: client(),
         }
     }
@@ -158,7 +173,7 @@ impl TestServer {
     /// Stops this server (SIGTERM) and starts a new one over the same folders.
     pub fn restart(&mut self) -> ExitStatus {
         let status = self.stop();
-        let next = Self::spawn(Arc::clone(&self.root), self.extra.clone());
+        let next = Self::spawn(Arc::clone(&self.root), self.extra.clone(), self.env.clone());
         let old = std::mem::replace(self, next);
         drop(old);
         status
@@ -376,7 +391,7 @@ pub fn package(id: &str, version: &str, so: &Path) -> Vec<u8> {
 
 /// `plugin.toml` text for the given targets.
 pub fn manifest_for(id: &str, version: &str, targets: &[(&str, &str, &[u8])]) -> String {
-    Manifest {
+    let text = Manifest {
         format: FORMAT,
         plugin: ManifestPlugin {
             id: id.into(),
@@ -407,7 +422,9 @@ pub fn manifest_for(id: &str, version: &str, targets: &[(&str, &str, &[u8])]) ->
             })
             .collect::<BTreeMap<_, _>>(),
     }
-    .to_toml()
+    .to_toml();
+    manifest_schema::assert_valid(&text);
+    text
 }
 
 /// A minisign key pair made the way `plugin-build keygen` makes one, its public key written
