@@ -6,7 +6,9 @@ use std::{ffi::OsString, process::ExitCode};
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::{build, cap, deploy, doctor, images, inspect, new, package, shell, sign, EXIT_FAILURE};
+use crate::{
+    build, cap, deploy, doctor, git, images, inspect, new, package, shell, sign, EXIT_FAILURE,
+};
 
 /// Build, pin, package and deploy native plugins.
 #[derive(Debug, Parser)]
@@ -37,6 +39,8 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Make `build/<id>-<version>.plg` from the built targets.
     Package(package::PackageArgs),
+    /// Build and package a plugin from a git repository (a tag, branch or commit).
+    FromGit(git::FromGitArgs),
     /// Verify a package and install one target into a plugins folder.
     Deploy(deploy::DeployArgs),
     /// Describe a `.so` or `.plg` and say whether the host would load it, without loading it.
@@ -82,6 +86,7 @@ fn run(cli: Cli) -> ExitCode {
         Some(Command::New(args)) => new::run(&args),
         Some(Command::Cap(args)) => cap::run(&args),
         Some(Command::Package(args)) => package::run(&args),
+        Some(Command::FromGit(args)) => git::run(&args),
         Some(Command::Deploy(args)) => deploy::run(&args),
         Some(Command::Inspect(args)) => inspect::run(&args),
         Some(Command::Keygen(args)) => sign::run(&args),

@@ -88,6 +88,9 @@ pub struct Inspection {
     pub extensions: Vec<InspectedExtension>,
     /// Who signed a package's `plugin.toml`, if anyone.
     pub signature: Option<Signature>,
+    /// Where a package was built from (its `[source]`, `plugin-build from-git`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<manifest::ManifestSource>,
     /// Would this toolkit's host load it?
     pub verdict: Verdict,
 }
@@ -410,6 +413,7 @@ fn inspect_file(
         objects: Vec::new(),
         extensions: Vec::new(),
         signature: None,
+        source: None,
         verdict: Verdict {
             loads: false,
             message: String::new(),
@@ -443,6 +447,7 @@ fn inspect_file(
         trusted_comment: info.trusted_comment.clone(),
         verified: verified.signer.is_some(),
     });
+    inspection.source = verified.manifest.source.clone();
     let plugin = &verified.manifest.plugin;
     let mut descriptor = Descriptor {
         id: plugin.id.clone(),
@@ -607,6 +612,19 @@ pub fn render(inspection: &Inspection) -> String {
         None => {
             let _ = writeln!(out, "plugin:      - (descriptor not readable)");
         }
+    }
+    if let Some(source) = &inspection.source {
+        let _ = writeln!(
+            out,
+            "source:      {} at {}{}",
+            source.git,
+            source.commit,
+            source
+                .subdir
+                .as_ref()
+                .map(|d| format!(" (in `{d}`)"))
+                .unwrap_or_default()
+        );
     }
     for o in &inspection.objects {
         let _ = writeln!(

@@ -7,7 +7,8 @@
 //! container engine of [`engine`]), [`doctor`] tells what the machine has for them, [`package`] makes the `.plg` archive,
 //! [`deploy`] installs it into a plugins folder, [`inspect`] tells what a `.so` or `.plg`
 //! is and whether the host would load it (without loading it), and [`sign`] makes keys
-//! (`keygen`) and signs packages (`package --sign`). Every external process goes through [`process`],
+//! (`keygen`) and signs packages (`package --sign`); [`git`] builds and packages a plugin from a
+//! git repository (`from-git`). Every external process goes through [`process`],
 //! which records the exact command line and shows the child's stderr on failure. The targets
 //! are defined once, in [`targets`]. [`shell`] writes completion scripts and man pages.
 //!
@@ -23,6 +24,7 @@ pub mod deploy;
 pub mod doctor;
 pub mod engine;
 mod fsutil;
+pub mod git;
 pub mod images;
 pub mod inspect;
 pub mod new;

@@ -10,7 +10,7 @@ use plugrack_host::trust::{KeyError, TrustedKey};
 
 use crate::{
     calls::CallMode,
-    config::ServerConfig,
+    config::{GitBuilds, ServerConfig},
     server::{Server, ADMIN_PASSWORD_VARIABLE},
 };
 
@@ -71,6 +71,29 @@ pub struct Args {
     /// keygen`). With any, uploads, downloads and plugins in the folders must be signed by one.
     #[arg(long, value_name = "KEY.pub")]
     pub trusted_key: Vec<PathBuf>,
+    /// Let administrators install plugins from git repositories: the server runs
+    /// `plugin-build from-git` (which runs the repository's build scripts on this machine).
+    #[arg(long)]
+    pub git_builds: bool,
+    /// The plugin-build program for installs from git.
+    #[arg(
+        long,
+        value_name = "PROGRAM",
+        default_value = "plugin-build",
+        requires = "git_builds"
+    )]
+    pub plugin_build: PathBuf,
+    /// The host Cargo.lock plugins from git are capped against (default: each repository's own).
+    #[arg(long, value_name = "FILE", requires = "git_builds")]
+    pub git_cap_from: Option<PathBuf>,
+    /// How long one build from git may take, in seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 1800,
+        requires = "git_builds"
+    )]
+    pub build_timeout_secs: u64,
 }
 
 impl Args {
@@ -93,6 +116,14 @@ impl Args {
             .iter()
             .map(|file| TrustedKey::from_file(file))
             .collect::<Result<_, _>>()?;
+        config.git_builds = self.git_builds.then(|| GitBuilds {
+            plugin_build: self.plugin_build.clone(),
+            cap_from: self
+                .git_cap_from
+                .as_ref()
+                .map(|lock| std::path::absolute(lock).unwrap_or_else(|_| lock.clone())),
+            timeout: Duration::from_secs(self.build_timeout_secs),
+        });
         Ok(config)
     }
 }

@@ -44,6 +44,38 @@ pub struct ServerConfig {
     /// Keys whose signatures are trusted. With any, only packages and plugin folders whose
     /// `plugin.toml` one of them signed are installed or loaded; empty: nothing is required.
     pub trusted_keys: Vec<TrustedKey>,
+    /// Installs from git sources (`--git-builds`): off when `None`.
+    pub git_builds: Option<GitBuilds>,
+}
+
+/// How the server builds a plugin from a git repository for an administrator's install: it
+/// runs `plugin-build from-git` (the build tool stays a separate program: the server never
+/// links it), then installs the package like an upload.
+#[derive(Debug, Clone)]
+pub struct GitBuilds {
+    /// The `plugin-build` program (a path, or a name looked up on `PATH`).
+    pub plugin_build: PathBuf,
+    /// The host's `Cargo.lock` plugins are capped against (`None`: each repository's own lock).
+    pub cap_from: Option<PathBuf>,
+    /// How long one build may take.
+    pub timeout: Duration,
+}
+
+impl GitBuilds {
+    /// `plugin-build` from `PATH`, no cap, 30 minutes.
+    pub fn new() -> Self {
+        Self {
+            plugin_build: PathBuf::from("plugin-build"),
+            cap_from: None,
+            timeout: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+impl Default for GitBuilds {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ServerConfig {
@@ -65,6 +97,7 @@ impl ServerConfig {
             admin_password: None,
             shutdown_grace: Duration::from_secs(10),
             trusted_keys: Vec::new(),
+            git_builds: None,
         }
     }
 
@@ -76,6 +109,11 @@ impl ServerConfig {
     /// Plugin storage and accepted configurations (the host's storage folder).
     pub fn storage_dir(&self) -> PathBuf {
         self.data_dir.join("storage")
+    }
+
+    /// The checkouts of installs from git (`plugin-build from-git --cache-dir`).
+    pub fn git_cache_dir(&self) -> PathBuf {
+        self.data_dir.join("git-cache")
     }
 
     /// One log file per plugin.

@@ -32,6 +32,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod from_git;
 pub mod install;
 pub mod instances;
 pub mod markdown;

@@ -113,6 +113,11 @@ pub struct BuildArgs {
     /// Print each command before it runs.
     #[arg(long, short)]
     pub verbose: bool,
+
+    /// Write the summary table to stderr instead of stdout (no flag: `from-git` keeps stdout
+    /// for the package's path).
+    #[arg(skip)]
+    pub table_on_stderr: bool,
 }
 
 /// What a successful build produced.
@@ -388,7 +393,11 @@ pub fn build(args: &BuildArgs) -> Result<Outcome, BuildError> {
     } else {
         let base = std::env::current_dir().unwrap_or_default();
         for line in report::table(&artifacts, &base).lines() {
-            report::out(line);
+            if args.table_on_stderr {
+                eprintln!("{line}");
+            } else {
+                report::out(line);
+            }
         }
     }
     Ok(Outcome { backend, artifacts })

@@ -19,7 +19,7 @@ use crate::{
     calls,
     db::UserRow,
     error::{ApiError, ErrorBody},
-    install, markdown,
+    from_git, install, markdown,
     state::{api_id, AppState},
     user_plugins::host_user,
 };
@@ -99,13 +99,27 @@ pub struct DisplayView {
     pub html: String,
 }
 
-/// Where to download a package from.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// Where to install a package from: a `.plg` at a URL (`url` and `sha256`), or a git
+/// repository to build it from (`git`, with at most one of `tag`, `branch`, `rev`, and
+/// `subdir`; the server must run with `--git-builds`).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InstallRequest {
     /// An `http://` or `https://` URL of a `.plg`.
-    pub url: String,
-    /// The package's SHA-256, hex (required: it is what makes a download trustworthy).
-    pub sha256: String,
+    pub url: Option<String>,
+    /// The package's SHA-256, hex (required with `url`: it is what makes a download
+    /// trustworthy).
+    pub sha256: Option<String>,
+    /// A git repository to build the plugin from (`plugin-build from-git`).
+    pub git: Option<String>,
+    /// With `git`: build this tag.
+    pub tag: Option<String>,
+    /// With `git`: build the tip of this branch (default: the repository's default branch).
+    pub branch: Option<String>,
+    /// With `git`: build this commit or ref name.
+    pub rev: Option<String>,
+    /// With `git`: the plugin crate's folder in the repository.
+    pub subdir: Option<String>,
 }
 
 fn view(
@@ -480,20 +494,85 @@ pub async fn upload(
     ))
 }
 
-/// Downloads a `.plg` from a URL (checksum required, size and time limits), then installs
-/// it as an upload.
+/// Downloads a `.plg` from a URL (checksum required, size and time limits), or builds one
+/// from a git repository (`--git-builds`), then installs it as an upload.
 #[utoipa::path(post, path = "/api/plugins/install", tag = "admin",
     request_body = InstallRequest,
     responses((status = 201, body = PluginView), (status = 200, body = PluginView),
-              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+              (status = 400, body = ErrorBody, description = "refused (a bad URL or checksum, a git source that cannot be built); nothing was written"),
+              (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "a git source, and the server runs without `--git-builds`"),
+              (status = 422, body = ErrorBody), (status = 502, body = ErrorBody),
+              (status = 504, body = ErrorBody, description = "the download or the build took too long")))]
 pub async fn install_url(
     State(app): State<Arc<AppState>>,
     Admin(user): Admin,
     headers: HeaderMap,
     Json(request): Json<InstallRequest>,
 ) -> Result<(StatusCode, Json<PluginView>), ApiError> {
-    let (name, bytes) = install::download(&app, &request.url, &request.sha256).await?;
+    let (name, bytes) = match request {
+        InstallRequest {
+            url: Some(url),
+            git: None,
+            sha256,
+            tag: None,
+            branch: None,
+            rev: None,
+            subdir: None,
+        } => {
+            let sha256 = sha256.ok_or_else(|| {
+                ApiError::bad_request(
+                    format!("`sha256` is missing: a download from `{url}` needs the package's checksum"),
+                    "give the package's checksum: `sha256sum my.plg`",
+                )
+            })?;
+            install::download(&app, &url, &sha256).await?
+        }
+        InstallRequest {
+            git: Some(git),
+            url: None,
+            sha256: None,
+            tag,
+            branch,
+            rev,
+            subdir,
+        } => {
+            let source = from_git::GitSource {
+                git,
+                tag,
+                branch,
+                rev,
+                subdir,
+            };
+            from_git::build(&app, &source).await?
+        }
+        InstallRequest {
+            url: None, git: None, ..
+        } => {
+            return Err(ApiError::bad_request(
+                "the request names no package: expected `url` (a .plg) or `git` (a repository)",
+                "send {\"url\": \"https://...\", \"sha256\": \"...\"} or {\"git\": \"https://...\", \"tag\": \"v1.0.0\"}",
+            ))
+        }
+        InstallRequest { url: Some(_), git: Some(_), .. } => {
+            return Err(ApiError::bad_request(
+                "the request names both `url` and `git`: expected one source",
+                "send either a package URL with its `sha256`, or a `git` repository",
+            ))
+        }
+        InstallRequest { url: Some(_), .. } => {
+            return Err(ApiError::bad_request(
+                "`tag`, `branch`, `rev` and `subdir` go with `git`, not with `url`",
+                "leave them out for a package URL, or give `git` instead of `url`",
+            ))
+        }
+        InstallRequest { .. } => {
+            return Err(ApiError::bad_request(
+                "`sha256` goes with `url`, not with `git`: a package built from git is checked by its build",
+                "leave out `sha256` for a git source",
+            ))
+        }
+    };
     let (status, report) = install::install(&app, &name, bytes).await?;
     Ok((
         status,

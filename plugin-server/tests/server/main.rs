@@ -4,5 +4,6 @@
 mod api;
 mod browser;
 mod folders;
+mod git;
 mod packages;
 mod support;

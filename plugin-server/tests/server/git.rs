@@ -1,0 +1,233 @@
+//! Installing from a git source (`POST /api/plugins/install` with `git`): a real repository
+//! made here with `plugin-build new`, reached through a `file://` URL of a bare clone; the
+//! server runs the real `plugin-build from-git` (built once per run into the target folder
+//! plugin-build's own tests share, where the plugin's dependencies are compiled already), and
+//! installs the package through the same verification as an upload. One real plugin build.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+};
+
+use reqwest::Method;
+
+use crate::support::{json, manifest_schema, refused, snapshot, TestServer};
+
+const ID: &str = "org.example.served-from-git";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("plugin-server sits in the workspace")
+        .to_owned()
+}
+
+/// The target folder of plugin-build's tests (`<target>/plugin-build-tests`).
+fn shared_target_dir() -> PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    base.join("plugin-build-tests")
+}
+
+/// The `plugin-build` program, built once per run.
+fn plugin_build() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(workspace_root())
+            .args([
+                "build",
+                "-p",
+                "plugrack-build",
+                "--bin",
+                "plugin-build",
+                "--target-dir",
+            ])
+            .arg(shared_target_dir())
+            .output()
+            .expect("run cargo");
+        assert!(
+            output.status.success(),
+            "building plugin-build failed\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        shared_target_dir().join("debug/plugin-build")
+    })
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.org"])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// A bare repository holding a plugin made by `plugin-build new`, one commit tagged `v0.1.0`:
+/// its `file://` URL and the commit.
+fn repository() -> &'static (String, String) {
+    static REPO: OnceLock<(String, String)> = OnceLock::new();
+    REPO.get_or_init(|| {
+        let root = shared_target_dir().join("server-from-git");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let new = Command::new(plugin_build())
+            .current_dir(&root)
+            .args(["new", "served-from-git", "--id", ID, "--path", "work"])
+            .output()
+            .expect("run plugin-build new");
+        assert!(
+            new.status.success(),
+            "{}",
+            String::from_utf8_lossy(&new.stderr)
+        );
+        let work = root.join("work");
+        git(&work, &["init", "--quiet"]);
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "--quiet", "-m", "a plugin"]);
+        git(&work, &["tag", "v0.1.0"]);
+        let commit = git(&work, &["rev-parse", "HEAD"]);
+        git(&root, &["clone", "--quiet", "--bare", "work", "plugin.git"]);
+        (
+            format!("file://{}", root.join("plugin.git").display()),
+            commit,
+        )
+    })
+}
+
+#[test]
+fn an_administrator_installs_a_plugin_built_from_a_git_tag() {
+    let (url, commit) = repository();
+    let lock = workspace_root().join("Cargo.lock");
+    let target = shared_target_dir();
+    let server = TestServer::start_with_env(
+        &[],
+        &[
+            "--git-builds",
+            "--plugin-build",
+            plugin_build().to_str().unwrap(),
+            "--git-cap-from",
+            lock.to_str().unwrap(),
+        ],
+        &[("CARGO_TARGET_DIR", target.to_str().unwrap())],
+    );
+    let install = |body: serde_json::Value| {
+        server
+            .admin(Method::POST, "/api/plugins/install")
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    let before = snapshot(&server.plugins);
+
+    // Refusals first: nothing is written for any of them.
+    let token = server.user("ada");
+    let forbidden = server
+        .with_token(&token, Method::POST, "/api/plugins/install")
+        .json(&serde_json::json!({"git": url, "tag": "v0.1.0"}))
+        .send()
+        .unwrap();
+    assert_eq!(forbidden.status(), 403, "only administrators install");
+    let missing = install(serde_json::json!({"git": url, "tag": "v9.9.9"}));
+    assert_eq!(missing.status(), 400);
+    let body = json(missing);
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("`{url}` has no tag `v9.9.9`; its tags: `v0.1.0`")),
+        "{body}"
+    );
+    assert!(error.ends_with("nothing was installed"), "{body}");
+    assert!(body["hint"].as_str().unwrap().contains("`--tag`"), "{body}");
+    refused(
+        install(serde_json::json!({"git": url, "tag": "v0.1.0", "branch": "main"})),
+        400,
+        "give one of `tag`, `branch` and `rev`, not tag and branch",
+    );
+    refused(
+        install(serde_json::json!({"git": url, "subdir": "../elsewhere"})),
+        400,
+        "`--subdir` `../elsewhere` is not a folder inside the repository",
+    );
+    assert!(
+        snapshot(&server.plugins) == before,
+        "refusals write nothing"
+    );
+
+    let installed = install(serde_json::json!({"git": url, "tag": "v0.1.0"}));
+    let status = installed.status();
+    let body = json(installed);
+    assert_eq!(status, 201, "{body}\n{}", server.stderr());
+    assert_eq!(body["id"], ID);
+    assert_eq!(body["status"], "active", "{body}");
+    let text = std::fs::read_to_string(server.plugins.join(ID).join("plugin.toml")).unwrap();
+    manifest_schema::assert_valid(&text);
+    let manifest = plugrack_host::manifest::Manifest::parse(&text).unwrap();
+    let source = manifest.source.expect("the package records its source");
+    assert_eq!(&source.git, url);
+    assert_eq!(&source.commit, commit);
+    assert_eq!(source.subdir, None);
+    // The server's own checkout cache holds the commit.
+    assert!(server.data.join("git-cache/git").is_dir());
+}
+
+#[test]
+fn installs_from_git_need_git_builds_and_one_source() {
+    let server = TestServer::start(&[]);
+    let install = |body: serde_json::Value| {
+        server
+            .admin(Method::POST, "/api/plugins/install")
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    let off = install(serde_json::json!({"git": "https://example.org/a.git"}));
+    assert_eq!(off.status(), 409);
+    let body = json(off);
+    assert_eq!(
+        body["error"],
+        "this server does not install plugins from git"
+    );
+    assert!(
+        body["hint"].as_str().unwrap().contains("--git-builds"),
+        "{body}"
+    );
+    refused(
+        install(serde_json::json!({})),
+        400,
+        "the request names no package",
+    );
+    refused(
+        install(
+            serde_json::json!({"url": "https://example.org/a.plg", "git": "https://example.org/a.git"}),
+        ),
+        400,
+        "names both `url` and `git`",
+    );
+    refused(
+        install(serde_json::json!({"url": "https://example.org/a.plg"})),
+        400,
+        "`sha256` is missing",
+    );
+    refused(
+        install(
+            serde_json::json!({"url": "https://example.org/a.plg", "sha256": "0", "tag": "v1"}),
+        ),
+        400,
+        "go with `git`, not with `url`",
+    );
+}
