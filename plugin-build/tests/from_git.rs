@@ -196,8 +196,10 @@ fn a_tag_is_built_packaged_with_its_source_and_rebuilt_from_the_cache() {
     let inspect = plugin_build(out.path(), &["inspect", package.to_str().unwrap()]);
     assert!(inspect.status.success(), "{}", show(&inspect));
     assert!(
-        String::from_utf8_lossy(&inspect.stdout)
-            .contains(&format!("source:      {} at {} (in `plugins/hello`)", repos.url, repos.first)),
+        String::from_utf8_lossy(&inspect.stdout).contains(&format!(
+            "source:      {} at {} (in `plugins/hello`)",
+            repos.url, repos.first
+        )),
         "{}",
         show(&inspect)
     );

@@ -119,18 +119,33 @@ pub struct ManifestTarget {
     /// `lib/<target>/<file>` in a package and as `lib/<file>` in a deployed plugin folder,
     /// where the plugin's `$ORIGIN/lib` run path finds them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "The native libraries bundled for this target (none for most plugins): `lib/<target>/<file>` in a package, `lib/<file>` in a deployed plugin folder."
+        )
+    )]
     pub libs: Vec<ManifestLib>,
 }
 
 /// One bundled native library of a target (a `[[targets.<name>.libs]]` entry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ManifestLib {
     /// The library's file name, as the plugin's `DT_NEEDED` names it (`libgreet.so.1`).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "The library's file name, as the plugin's `DT_NEEDED` names it (`libgreet.so.1`; a plain name).",
+            regex(pattern = r"^[^/\\\x00]+$")
+        )
+    )]
     pub file: String,
     /// Its size in bytes.
     pub size: u64,
     /// Its SHA-256, lowercase hex.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = r"^[0-9a-f]{64}$")))]
     pub sha256: String,
 }
 

@@ -73,6 +73,16 @@ pub struct MetadataTable {
         )
     )]
     pub target_os: Option<Vec<String>>,
+    /// The native libraries to ship in the package (default: none; [`bundle`] reads them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "Native libraries to ship in the package, as the plugin links them (`[\"libgreet.so.1\"]`; plain file names; default: none).",
+            schema_with = "crate::schema::library_names"
+        )
+    )]
+    pub bundle: Option<Vec<String>>,
 }
 
 /// The `[package]` fields a descriptor takes (workspace inheritance already resolved).
@@ -377,6 +387,7 @@ mod tests {
             name: Some("A".into()),
             host_version: Some("*".into()),
             target_os: Some(vec!["linux".into()]),
+            bundle: Some(vec!["libgreet.so.1".into()]),
         };
         let table = toml::Table::try_from(&full).unwrap();
         let mut keys: Vec<&str> = table.keys().map(String::as_str).collect();

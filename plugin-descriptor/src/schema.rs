@@ -134,3 +134,12 @@ pub(crate) fn target_os_list(_: &mut SchemaGenerator) -> Schema {
 pub(crate) fn optional_target_os_list(generator: &mut SchemaGenerator) -> Schema {
     target_os_list(generator)
 }
+
+/// `bundle`: library file names, plain (no folder) and not hidden, as
+/// [`crate::metadata::bundle`] accepts them.
+pub(crate) fn library_names(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "items": { "type": "string", "pattern": r"^[^./\\\x00][^/\\\x00]*$" },
+    })
+}

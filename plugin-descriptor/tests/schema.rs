@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use plugrack_descriptor::{
-    manifest::{Manifest, ManifestSource, ManifestTarget, FORMAT},
+    manifest::{Manifest, ManifestLib, ManifestSource, ManifestTarget, FORMAT},
     schema, Descriptor,
 };
 
@@ -91,6 +91,11 @@ fn sample() -> Manifest {
                 file: "hello-amd64.so".into(),
                 size: 3,
                 sha256: plugrack_descriptor::manifest::sha256_hex(b"abc"),
+                libs: vec![ManifestLib {
+                    file: "libgreet.so.1".into(),
+                    size: 4,
+                    sha256: plugrack_descriptor::manifest::sha256_hex(b"abcd"),
+                }],
             },
         )]
         .into(),
@@ -203,7 +208,7 @@ fn the_manifest_schema_accepts_what_the_parser_accepts_and_refuses_its_refusals(
 #[test]
 fn the_metadata_schema_describes_package_metadata_plugin() {
     let validator = validator("package-metadata-plugin.json");
-    let good = "id = \"com.example.my-plugin\"\nname = \"My plugin\"\nhost-version = \">=1.0, <2\"\ntarget-os = [\"linux\"]\n";
+    let good = "id = \"com.example.my-plugin\"\nname = \"My plugin\"\nhost-version = \">=1.0, <2\"\ntarget-os = [\"linux\"]\nbundle = [\"libgreet.so.1\"]\n";
     assert_eq!(errors(&validator, good), Vec::<String>::new());
     assert_eq!(
         errors(&validator, ""),
@@ -215,6 +220,9 @@ fn the_metadata_schema_describes_package_metadata_plugin() {
         ("id = \"a b\"\n", "/id"),
         ("target-os = \"linux\"\n", "/target-os"),
         ("target-os = [\"plan9\"]\n", "/target-os/0"),
+        ("bundle = [\"lib/libgreet.so.1\"]\n", "/bundle/0"),
+        ("bundle = [\".hidden.so\"]\n", "/bundle/0"),
+        ("bundle = \"libgreet.so.1\"\n", "/bundle"),
     ] {
         let found = errors(&validator, text);
         assert!(
