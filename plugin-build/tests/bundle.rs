@@ -22,6 +22,9 @@ use std::{
 use plugrack_build::{package::archive, targets};
 use plugrack_host::manifest::{self, Manifest, FILE_NAME};
 
+#[path = "../../tests/src/manifest_schema.rs"]
+mod manifest_schema;
+
 const NAME: &str = "greeter";
 const SETUP: &str = "run `scripts/setup.sh` to install it";
 
@@ -301,6 +304,8 @@ fn the_package_carries_each_target_s_library_with_its_size_and_sha256() {
             "lib/arm64/libgreet.so.1"
         ]
     );
+    // The manifest with bundled libraries follows the committed schema.
+    manifest_schema::assert_valid(&String::from_utf8_lossy(&entries[0].data));
     let parsed = Manifest::parse(&String::from_utf8_lossy(&entries[0].data)).unwrap();
     for arch in ["amd64", "arm64"] {
         let compiled = std::fs::read(fx.libs.join(arch).join("libgreet.so.1")).unwrap();

@@ -215,6 +215,7 @@ pub fn from_git(args: &FromGitArgs) -> Result<FromGit, FromGitError> {
         out_dir: None,
         sign: args.sign.clone(),
         source: Some(recorded.clone()),
+        ..PackageArgs::default()
     })
     .map_err(|source| FromGitError::Package {
         url: url.shown().to_owned(),
