@@ -26,6 +26,8 @@ APT_PACKAGES=(gcc gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-i686-linux-g
 # Shells and man for the completion and man-page tests (plugin-build/tests/conventions.rs).
 # libssl-dev and pkg-config: cargo-generate's git support links OpenSSL (installed below).
 if [ "$FOR_TESTS" = 1 ]; then APT_PACKAGES+=(fish zsh man-db libssl-dev pkg-config); fi
+# git: `plugin-build from-git` runs it, and its tests make repositories with it.
+command -v git >/dev/null 2>&1 || APT_PACKAGES+=(git)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
