@@ -9,7 +9,7 @@
 //! git is the real `git` program, run through [`crate::process`] like every other tool here
 //! (so the user's credential helpers, SSH settings and `insteadOf` rules apply, and no C
 //! library or second git implementation is compiled in). [`source`] checks the URL, revision
-//! and subdir before anything runs; [`error`] says what went wrong and how to fix it.
+//! and subdir before anything runs; [`FromGitError`] says what went wrong and how to fix it.
 
 pub mod checkout;
 mod error;
