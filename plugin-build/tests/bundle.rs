@@ -423,6 +423,55 @@ fn without_its_library_it_is_refused_before_dlopen_naming_it() {
         show(&list)
     );
 
+    // Beside it a libgreet that itself needs a library found nowhere: refused, naming both.
+    let work = tempfile::tempdir().unwrap();
+    let missing = work.path().join("libmissing.so.1");
+    succeeds(
+        Command::new("gcc")
+            .args([
+                "-shared",
+                "-fPIC",
+                "-Wl,-soname,libmissing.so.1",
+                "-x",
+                "c",
+                "-",
+            ])
+            .arg("-o")
+            .arg(&missing)
+            .stdin(std::fs::File::open(fixture_source().join("greet.c")).unwrap())
+            .output()
+            .unwrap(),
+        "gcc libmissing",
+    );
+    std::fs::create_dir_all(plugins.path().join("lib")).unwrap();
+    succeeds(
+        Command::new("gcc")
+            .args([
+                "-shared",
+                "-fPIC",
+                "-Wl,-soname,libgreet.so.1",
+                "-Wl,--no-as-needed",
+            ])
+            .arg("-o")
+            .arg(plugins.path().join("lib/libgreet.so.1"))
+            .arg(fixture_source().join("greet.c"))
+            .arg(&missing)
+            .output()
+            .unwrap(),
+        "gcc libgreet needing libmissing",
+    );
+    let list = plugin_host(
+        &amd64,
+        &["list", "--plugins-dir", plugins.path().to_str().unwrap()],
+    );
+    assert!(
+        text(&list).contains(
+            "needs `libmissing.so.1` (through its bundled `libgreet.so.1`), found neither"
+        ),
+        "{}",
+        show(&list)
+    );
+
     // A deployed folder whose lib/ lost the library: plugin.toml lists it.
     let deployed = tempfile::tempdir().unwrap();
     succeeds(deploy(&fx.package, deployed.path(), "amd64"), "deploy");
