@@ -536,3 +536,51 @@ fn metrics_count_calls_errors_panics_and_time_a_sample() {
     let panicky = manager.report_for("panicky").unwrap();
     assert_eq!((panicky.metrics.errors, panicky.metrics.panics), (1, 1));
 }
+
+/// A host killed by SIGKILL never removes its folder of private copies; the next manager
+/// made on this machine removes it (its lock died with the process), and never a live one's.
+#[test]
+fn a_killed_hosts_private_folder_is_removed_by_the_next_manager() {
+    use std::io::BufRead;
+    let plugins = plugin_dir(&[("showcase.so", &artifacts().showcase)]);
+    let mut child = std::process::Command::new(&artifacts().plugin_host_bin)
+        .args(["watch", "--seconds", "120", "--plugins-dir"])
+        .arg(plugins.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    // Bounded by the process: it ends after `--seconds`, and then the read returns 0.
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("Watching") {
+        line.clear();
+    }
+    assert!(line.contains("Watching"), "plugin-host watch never started");
+    // Its folder: the one whose lock file the process holds open.
+    let folder = fs::read_dir(format!("/proc/{}/fd", child.id()))
+        .unwrap()
+        .filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
+        .find(|target| target.ends_with(".owner.lock"))
+        .and_then(|lock| lock.parent().map(Path::to_owned))
+        .expect("plugin-host holds its private folder's lock");
+    assert!(folder.is_dir());
+
+    // While it runs, a new manager leaves its folder alone.
+    drop(PluginManager::new(HostConfig::new(
+        "1.4.0".parse().unwrap(),
+    )));
+    assert!(folder.is_dir(), "a live host's folder survives");
+
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    assert!(folder.is_dir(), "a killed host leaves its folder behind");
+    drop(PluginManager::new(HostConfig::new(
+        "1.4.0".parse().unwrap(),
+    )));
+    assert!(
+        !folder.exists(),
+        "the next manager removed {}",
+        folder.display()
+    );
+}

@@ -15,7 +15,6 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    fs,
     path::{Path, PathBuf},
     sync::{atomic::AtomicU64, mpsc, Arc, Mutex, RwLock},
     time::{Duration, SystemTime},
@@ -42,6 +41,9 @@ mod extensions;
 mod instances;
 mod lifecycle;
 mod open;
+mod private;
+
+use private::PrivateDir;
 
 /// An instance, or the reason it is disabled; the instance is kept so a new configuration
 /// can revive it.
@@ -81,21 +83,6 @@ impl Entry {
         self.loaded
             .as_ref()
             .is_some_and(|l| l.info.id.eq_ignore_ascii_case(id))
-    }
-}
-
-/// Where private copies of plugin files go.
-enum PrivateDir {
-    Owned(tempfile::TempDir),
-    Given(PathBuf),
-}
-
-impl PrivateDir {
-    fn path(&self) -> &Path {
-        match self {
-            Self::Owned(dir) => dir.path(),
-            Self::Given(dir) => dir,
-        }
     }
 }
 
@@ -169,7 +156,7 @@ impl PluginManager {
         });
         let private = match &config.private_dir {
             Some(dir) => PrivateDir::Given(dir.clone()),
-            None => PrivateDir::Owned(default_private_dir()),
+            None => PrivateDir::create(),
         };
         let layout_cache = LayoutCache::new(config.cache_dir.clone());
         Self {
@@ -434,32 +421,6 @@ impl PluginManager {
             }),
         }
     }
-}
-
-/// A fresh folder for private copies: in `/dev/shm` when it is a memory file system that
-/// allows executable mappings (a copy there costs a memcpy; on a disk file system, creating
-/// and writing each copy dominated load time: 3-5 ms against 1 ms per plugin, see
-/// docs/benchmarks.md), else under the system's temporary folder.
-fn default_private_dir() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    let shm_allows_exec = fs::read_to_string("/proc/self/mountinfo").is_ok_and(|info| {
-        info.lines().any(|line| {
-            let fields: Vec<&str> = line.split(' ').collect();
-            fields.get(4) == Some(&"/dev/shm")
-                && fields
-                    .get(5)
-                    .is_some_and(|opts| !opts.split(',').any(|o| o == "noexec"))
-        })
-    });
-    let builder = tempfile::Builder::new().prefix("plugin-host-").to_owned();
-    if shm_allows_exec {
-        if let Ok(dir) = builder.tempdir_in(shm) {
-            return dir;
-        }
-    }
-    builder
-        .tempdir()
-        .expect("create a private folder for plugin copies")
 }
 
 fn drain_instances(loaded: &Loaded) {
