@@ -79,13 +79,24 @@ fn shm_allows_exec() -> bool {
     })
 }
 
-/// Creates and locks `file`; `None` (and no lock) if either fails, which only costs the
-/// sweep of this folder after a crash.
+/// Creates `file` locked; `None` (and no lock file) if that fails, which only costs the sweep
+/// of this folder after a crash.
+///
+/// The lock is taken on a file of another name, then renamed to `file`: a sweep looks only at
+/// `file`, so it can never find it before it is locked (and take the lock of a live folder).
 fn lock(file: &Path) -> Option<fs::File> {
-    let file = fs::File::create(file).ok()?;
-    // SAFETY: flock on a valid open descriptor.
-    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
-    locked.then_some(file)
+    let staged = file.with_extension("new");
+    let locked = fs::File::create(&staged).ok().filter(|f| {
+        // SAFETY: flock on a valid open descriptor.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    });
+    match locked {
+        Some(f) if fs::rename(&staged, file).is_ok() => Some(f),
+        _ => {
+            let _ = fs::remove_file(&staged);
+            None
+        }
+    }
 }
 
 /// Removes the folders under `parent` of managers that are gone: named like ours, holding a
@@ -165,6 +176,10 @@ mod tests {
         let private = PrivateDir::create();
         let parent = private.path().parent().unwrap().to_owned();
         assert!(private.path().join(LOCK_FILE).is_file());
+        assert!(
+            !private.path().join(".owner.new").exists(),
+            "locked under its staged name, then renamed"
+        );
         sweep(&parent);
         assert!(
             private.path().is_dir(),
