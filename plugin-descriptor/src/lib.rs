@@ -12,6 +12,8 @@
 //! - [`host_version`]: the host-version requirement (a semver requirement) and its check;
 //! - [`target_os`]: the operating-system names and the "supports this system" rule;
 //! - [`manifest`]: `plugin.toml`, the package manifest;
+//! - [`compare`]: the one comparison of two copies of a descriptor (which fields, in which
+//!   order, the first difference), for readers that refuse a file whose copies disagree;
 //! - [`section`]: the `.plugin_descriptor` ELF section, which tools and the host read without
 //!   loading the library (loading runs its code); [`elf`] finds it in a file's bytes;
 //! - `schema` (the `schema` feature): the JSON Schemas of `plugin.toml` and of
@@ -24,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+pub mod compare;
 mod descriptor;
 #[cfg(feature = "elf")]
 pub mod elf;

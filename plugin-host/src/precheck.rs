@@ -33,7 +33,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use plugrack_descriptor::section::Section;
+use plugrack_descriptor::{
+    compare::{DescriptorFields, Field},
+    section::Section,
+};
 
 use crate::{
     config::HostConfig,
@@ -216,20 +219,16 @@ pub(crate) fn check(
         preflight::check_section(section, &config.host_version)
             .map_err(|r| with_id(r, &section.id))?;
         if let Some(manifest) = &manifest {
-            for (field, in_manifest, in_section) in [
-                ("id", &manifest.plugin.id, &section.id),
-                ("version", &manifest.plugin.version, &section.version),
-            ] {
-                if in_manifest != in_section {
-                    return Err(with_id(
-                        Refusal::ManifestMismatch {
-                            field,
-                            manifest: in_manifest.clone(),
-                            library: in_section.clone(),
-                        },
-                        &section.id,
-                    ));
-                }
+            let plugin = manifest.plugin.fields();
+            if let Some(d) = plugin.first_difference_among(&section.fields(), &Field::RELEASE) {
+                return Err(with_id(
+                    Refusal::ManifestMismatch {
+                        field: d.field,
+                        manifest: d.this,
+                        library: d.other,
+                    },
+                    &section.id,
+                ));
             }
         }
     }
@@ -501,47 +500,26 @@ fn copy_whole(mut file: fs::File, to: PathBuf) -> Result<LibraryBytes, Refusal> 
 /// host decided on the section before loading and trusts the root module after, so the two
 /// must be one descriptor.
 pub(crate) fn agree(section: &Section, info: &PluginInfo) -> Result<(), Refusal> {
-    let list = |items: &[String]| items.join(", ");
-    let capabilities: Vec<String> = info.capabilities.iter().map(|c| (*c).to_owned()).collect();
-    let fields: [(&'static str, String, String); 11] = [
-        ("id", section.id.clone(), info.id.clone()),
-        ("name", section.name.clone(), info.name.clone()),
-        ("version", section.version.clone(), info.version.clone()),
-        (
-            "description",
-            section.description.clone(),
-            info.description.clone(),
-        ),
-        ("authors", list(&section.authors), list(&info.authors)),
-        ("homepage", section.homepage.clone(), info.homepage.clone()),
-        ("license", section.license.clone(), info.license.clone()),
-        (
-            "host-version",
-            section.host_version.clone(),
-            info.host_version_req.clone(),
-        ),
-        ("target-os", list(&section.target_os), list(&info.target_os)),
-        (
-            "api-version",
-            section.api_version.clone(),
-            info.api_version.clone(),
-        ),
-        (
-            "capabilities",
-            list(&section.capabilities),
-            list(&capabilities),
-        ),
-    ];
-    for (field, in_section, in_module) in fields {
-        if in_section != in_module {
-            return Err(Refusal::SectionMismatch {
-                field,
-                section: in_section,
-                module: in_module,
-            });
-        }
+    let module = DescriptorFields {
+        id: &info.id,
+        name: &info.name,
+        version: &info.version,
+        description: &info.description,
+        authors: &info.authors,
+        homepage: &info.homepage,
+        license: &info.license,
+        host_version: &info.host_version_req,
+        target_os: &info.target_os,
+        api_version: &info.api_version,
+    };
+    match section.first_difference(&module, &info.capabilities) {
+        None => Ok(()),
+        Some(d) => Err(Refusal::SectionMismatch {
+            field: d.field,
+            section: d.this,
+            module: d.other,
+        }),
     }
-    Ok(())
 }
 
 /// Checks, after loading, that the root module lists the extension points (id and version)
@@ -591,6 +569,65 @@ pub(crate) fn agree_listed_extensions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agree_names_the_first_field_where_section_and_root_module_differ() {
+        let section = Section {
+            format: plugrack_descriptor::section::FORMAT,
+            id: "p".into(),
+            name: "P".into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            authors: vec!["A".into()],
+            homepage: String::new(),
+            license: "MIT".into(),
+            host_version: ">=1.0, <2".into(),
+            target_os: vec!["linux".into()],
+            api_version: "1.0.0".into(),
+            capabilities: vec!["execute".into(), "http".into()],
+            extensions: vec![],
+        };
+        let info = PluginInfo {
+            id: "p".into(),
+            name: "P".into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            authors: vec!["A".into()],
+            homepage: String::new(),
+            license: "MIT".into(),
+            host_version_req: ">=1.0, <2".into(),
+            target_os: vec!["linux".into()],
+            api_version: "1.0.0".into(),
+            capabilities: vec!["execute", "http"],
+            path: PathBuf::from("p.so"),
+        };
+        assert_eq!(agree(&section, &info), Ok(()));
+        let mismatch = |field, section: &str, module: &str| {
+            Err(Refusal::SectionMismatch {
+                field,
+                section: section.into(),
+                module: module.into(),
+            })
+        };
+        let mut edited = info.clone();
+        edited.host_version_req = "*".into();
+        assert_eq!(
+            agree(&section, &edited),
+            mismatch("host-version", ">=1.0, <2", "*")
+        );
+        let mut edited = info.clone();
+        edited.capabilities.pop();
+        assert_eq!(
+            agree(&section, &edited),
+            mismatch("capabilities", "execute, http", "execute")
+        );
+        // The descriptor fields come before the capabilities.
+        edited.version = "1.0.1".into();
+        assert_eq!(
+            agree(&section, &edited),
+            mismatch("version", "1.0.0", "1.0.1")
+        );
+    }
 
     #[test]
     fn a_file_read_whole_is_returned_and_special_files_are_refused() {

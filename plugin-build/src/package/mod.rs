@@ -304,12 +304,13 @@ pub fn package(args: &PackageArgs) -> Result<Packaged, PackageError> {
                 format!("`{}`", krate.manifest_path.display()),
             ),
         };
-        if let Some((field, built_value, expected_value)) = first_difference(&built, &expected) {
+        if let Some(d) = built.fields().first_difference(&expected.fields()) {
             return Err(PackageError::StaleBuild {
                 target: target.name,
                 path,
                 difference: format!(
-                    "its {field} is `{built_value}`, {other_place} says `{expected_value}`"
+                    "its {} is `{}`, {other_place} says `{}`",
+                    d.field, d.this, d.other
                 ),
             });
         }
@@ -400,48 +401,6 @@ pub fn package(args: &PackageArgs) -> Result<Packaged, PackageError> {
         signed_by,
         needed,
     })
-}
-
-/// The first descriptor field where `built` and `expected` differ.
-fn first_difference(
-    built: &plugrack_host::manifest::ManifestPlugin,
-    expected: &plugrack_host::manifest::ManifestPlugin,
-) -> Option<(&'static str, String, String)> {
-    let list = |items: &[String]| items.join(", ");
-    [
-        ("id", built.id.clone(), expected.id.clone()),
-        ("name", built.name.clone(), expected.name.clone()),
-        ("version", built.version.clone(), expected.version.clone()),
-        (
-            "description",
-            built.description.clone(),
-            expected.description.clone(),
-        ),
-        ("authors", list(&built.authors), list(&expected.authors)),
-        (
-            "homepage",
-            built.homepage.clone(),
-            expected.homepage.clone(),
-        ),
-        ("license", built.license.clone(), expected.license.clone()),
-        (
-            "host-version",
-            built.host_version.clone(),
-            expected.host_version.clone(),
-        ),
-        (
-            "target-os",
-            list(&built.target_os),
-            list(&expected.target_os),
-        ),
-        (
-            "api-version",
-            built.api_version.clone(),
-            expected.api_version.clone(),
-        ),
-    ]
-    .into_iter()
-    .find(|(_, a, b)| a != b)
 }
 
 /// `<id>-<version>.plg`.

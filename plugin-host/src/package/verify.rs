@@ -11,6 +11,8 @@
 
 use std::path::{Path, PathBuf};
 
+use plugrack_descriptor::compare::Field;
+
 use crate::{
     manifest::{self, Manifest, ManifestError, ManifestTarget},
     trust::{self, SignatureInfo, Signer, TrustError, TrustPolicy},
@@ -348,35 +350,22 @@ fn check_section(
             })
         }
     };
-    let plugin = &manifest.plugin;
-    let list = |items: &[String]| items.join(", ");
-    let fields = [
-        ("id", plugin.id.clone(), section.id.clone()),
-        ("version", plugin.version.clone(), section.version.clone()),
-        (
-            "host-version",
-            plugin.host_version.clone(),
-            section.host_version.clone(),
-        ),
-        (
-            "target-os",
-            list(&plugin.target_os),
-            list(&section.target_os),
-        ),
-        (
-            "api-version",
-            plugin.api_version.clone(),
-            section.api_version.clone(),
-        ),
-    ];
-    match fields.into_iter().find(|(_, a, b)| a != b) {
+    // The fields a host decides on: a package whose plugin.toml and library name another
+    // plugin or release, or promise other hosts or systems, is refused. The display fields
+    // (name, description, ...) are not compared here: the host shows the root module's, and
+    // at load it compares those with the section itself (`precheck::agree`).
+    let found = manifest
+        .plugin
+        .fields()
+        .first_difference_among(&section.fields(), &Field::DECIDING);
+    match found {
         None => Ok(()),
-        Some((field, in_manifest, in_section)) => Err(VerifyError::DescriptorMismatch {
+        Some(d) => Err(VerifyError::DescriptorMismatch {
             path: path.to_owned(),
             file: file.to_owned(),
-            field,
-            manifest: in_manifest,
-            library: in_section,
+            field: d.field,
+            manifest: d.this,
+            library: d.other,
         }),
     }
 }
