@@ -2,15 +2,18 @@
 //! host's: the host (`plugrack-host`) and the build tool (`plugin-build cap` and `inspect`)
 //! both call [`check_version`].
 //!
-//! The rule is plugrack-api's: the same major version, and the plugin's minor not above the
-//! host's. A host at 1.3 calls methods appended in 1.1 to 1.3 on a 1.0 plugin, whose vtable
-//! lacks them, and gets their defaults; a plugin built against 1.4 may rely on things a 1.3
-//! host does not provide (a callback object with newer methods), so it is refused. A major
-//! version is a breaking change. Patch versions never matter.
+//! The rule is plugrack-api's, and [`check_version`] calls
+//! [`plugrack_api::compat::check_api_compatibility`] for it: the same major version, and the
+//! plugin's minor not above the host's. A host at 1.3 calls methods appended in 1.1 to 1.3 on
+//! a 1.0 plugin, whose vtable lacks them, and gets their defaults; a plugin built against 1.4
+//! may rely on things a 1.3 host does not provide (a callback object with newer methods), so
+//! it is refused. A major version is a breaking change. Patch versions never matter. 0.x
+//! versions are not special (a 0.x minor is an append too, as in plugrack-api's rule); a
+//! change that is not an append is caught by abi_stable's layout check of the interface.
 
 use std::fmt;
 
-use plugrack_api::compat::ApiVersion;
+use plugrack_api::compat::{check_api_compatibility, ApiIncompatibility, ApiVersion};
 
 /// Why a plugin's version of an extension point cannot serve the host's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,19 +65,23 @@ impl std::error::Error for VersionMismatch {}
 /// assert!(matches!(check_version("1.3.0", "1.4.0"), Err(VersionMismatch::NewerMinor { .. })));
 /// ```
 pub fn check_version(host: &str, plugin: &str) -> Result<(), VersionMismatch> {
-    let parse = |text: &str| {
-        ApiVersion::parse(text).ok_or_else(|| VersionMismatch::Unparseable {
-            found: text.to_owned(),
-        })
-    };
-    let (host, plugin) = (parse(host)?, parse(plugin)?);
-    if plugin.major != host.major {
-        Err(VersionMismatch::OtherMajor { plugin, host })
-    } else if plugin.minor > host.minor {
-        Err(VersionMismatch::NewerMinor { plugin, host })
-    } else {
-        Ok(())
-    }
+    let host = ApiVersion::parse(host).ok_or_else(|| VersionMismatch::Unparseable {
+        found: host.to_owned(),
+    })?;
+    // The rule is plugrack-api's own (see the module header), so it is that crate's function;
+    // only the classification differs: an extension's refusal names another major version,
+    // older or newer, apart from a newer minor one, because their fixes differ (rebuild the
+    // plugin against this interface's major version, or update the host).
+    check_api_compatibility(host, plugin).map_err(|e| match e {
+        ApiIncompatibility::Unparseable { found } => VersionMismatch::Unparseable { found },
+        ApiIncompatibility::PluginTooNew { plugin, host } if plugin.major == host.major => {
+            VersionMismatch::NewerMinor { plugin, host }
+        }
+        ApiIncompatibility::PluginTooNew { plugin, host }
+        | ApiIncompatibility::PluginTooOld { plugin, host } => {
+            VersionMismatch::OtherMajor { plugin, host }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -91,9 +98,15 @@ mod tests {
             ("1.3.0", "1.4.0", "newer"),
             ("1.3.0", "2.0.0", "major"),
             ("2.0.0", "1.9.0", "major"),
+            ("2.0.0", "3.0.0", "major"),
+            ("1.3.0", "2.0.0-rc.1", "major"),
+            // 0.x is not special (see the module header).
+            ("0.3.0", "0.2.0", "ok"),
+            ("0.3.0", "0.4.0", "newer"),
             ("1.0.0", "1.0.0-rc.1", "ok"),
             ("1.0.0", "1.0", "bad"),
             ("x", "1.0.0", "bad"),
+            ("1.0.0", "one", "bad"),
         ];
         for (host, plugin, verdict) in cases {
             let got = match check_version(host, plugin) {
