@@ -117,11 +117,13 @@ pub(crate) struct PluginRef<'a> {
 }
 
 /// Negotiates, checks and creates every extension `module` lists, against the host's
-/// `declared` points. `library` is the library's content hash, for the cache.
+/// `declared` points. `library` is the library's content hash, the cache's key; without one
+/// the cache is neither consulted nor filled (the manager hashes only a library that may
+/// offer the host an extension, so a `None` meets no layout check in practice).
 pub(crate) fn resolve(
     plugin: &PluginRef<'_>,
     module: PluginModuleRef,
-    library: u128,
+    library: Option<u128>,
     declared: &[DeclaredPoint],
     cache: &LayoutCache,
 ) -> Vec<LoadedExtension> {
@@ -209,7 +211,9 @@ pub(crate) fn resolve(
             };
         }
         let version = decl.version().as_str();
-        if cache.contains(library, point.id, version, point.version) {
+        let cached =
+            library.is_some_and(|hash| cache.contains(hash, point.id, version, point.version));
+        if cached {
             out[chosen].report.layout_check = LayoutCheck::Cached;
         } else {
             let started = std::time::Instant::now();
@@ -238,7 +242,9 @@ pub(crate) fn resolve(
                 );
                 continue;
             }
-            cache.insert(library, point.id, version, point.version);
+            if let Some(hash) = library {
+                cache.insert(hash, point.id, version, point.version);
+            }
         }
         match (point.construct)(decl) {
             Ok(object) => {

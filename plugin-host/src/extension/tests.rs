@@ -136,7 +136,7 @@ fn the_highest_accepted_version_is_used_and_every_other_gets_its_reason() {
         id: "p",
         path: Path::new("p.so"),
     };
-    let loaded = resolve(&plugin, module(decls), 7, &declared, &cache);
+    let loaded = resolve(&plugin, module(decls), Some(7), &declared, &cache);
     assert_eq!(
         statuses(&loaded),
         [
@@ -171,7 +171,7 @@ fn the_highest_accepted_version_is_used_and_every_other_gets_its_reason() {
     let again = resolve(
         &plugin,
         module(vec![decl(formatter, "1.1.0")]),
-        7,
+        Some(7),
         &declared,
         &cache,
     );
@@ -179,12 +179,47 @@ fn the_highest_accepted_version_is_used_and_every_other_gets_its_reason() {
     let other = resolve(
         &plugin,
         module(vec![decl(formatter, "1.1.0")]),
-        8,
+        Some(8),
         &declared,
         &cache,
     );
     assert!(matches!(
         other[0].report.layout_check,
+        LayoutCheck::Checked { .. }
+    ));
+
+    // Without a content hash the cache is neither consulted nor filled: the check runs each
+    // time, and nothing is stored under a stand-in hash (0 was one).
+    for _ in 0..2 {
+        let unhashed = resolve(
+            &plugin,
+            module(vec![decl(formatter, "1.1.0")]),
+            None,
+            &declared,
+            &cache,
+        );
+        assert!(matches!(
+            unhashed[0].report.layout_check,
+            LayoutCheck::Checked { .. }
+        ));
+    }
+    let fresh = LayoutCache::new(None);
+    resolve(
+        &plugin,
+        module(vec![decl(formatter, "1.1.0")]),
+        None,
+        &declared,
+        &fresh,
+    );
+    let after = resolve(
+        &plugin,
+        module(vec![decl(formatter, "1.1.0")]),
+        Some(0),
+        &declared,
+        &fresh,
+    );
+    assert!(matches!(
+        after[0].report.layout_check,
         LayoutCheck::Checked { .. }
     ));
 }
@@ -197,7 +232,7 @@ fn a_plugin_without_extensions_has_none() {
             path: Path::new("p.so"),
         },
         module(Vec::new()),
-        1,
+        None,
         &[DeclaredPoint::of::<FormatterExt>()],
         &LayoutCache::new(None),
     );

@@ -224,8 +224,7 @@ impl PluginManager {
             Some(module) => extension::resolve(
                 &extension::PluginRef { id: &id, path },
                 module,
-                // Without extension points nothing is looked up in the cache.
-                library_hash.unwrap_or_default(),
+                library_hash,
                 &self.config.extension_points,
                 &self.layout_cache,
             ),
