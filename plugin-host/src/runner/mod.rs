@@ -37,6 +37,7 @@ use crate::{
     values::User,
 };
 
+mod affinity;
 pub(crate) mod library;
 mod limit;
 pub(crate) mod process;
