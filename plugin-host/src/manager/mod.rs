@@ -43,7 +43,12 @@ mod lifecycle;
 mod open;
 mod private;
 
+use open::Prechecked;
 use private::PrivateDir;
+
+/// A folder entry's checks run ahead of its load: its stamp, taken before they read it, and
+/// their outcome.
+type Ahead = (Option<Stamp>, Result<Prechecked, Box<LoadError>>);
 
 /// An instance, or the reason it is disabled; the instance is kept so a new configuration
 /// can revive it.
@@ -226,23 +231,72 @@ impl PluginManager {
                 })];
             }
         };
-        found
-            .into_iter()
-            .map(|found| match found {
-                Found::Candidate(path) => self.load_path(&path, origin),
-                Found::Skipped { path, reason } => {
-                    log::debug!(target: "plugrack_host", "skipping {}: {reason}", path.display());
-                    self.push(Entry {
-                        tried: stamp::of(&path),
-                        source: path,
-                        origin,
-                        status: PluginStatus::Skipped { reason },
-                        loaded: None,
-                        messages: vec![],
-                    })
+        // The checks before any plugin code runs (reading, hashing or copying each file,
+        // its ELF and descriptor section) need nothing of the other plugins: they run ahead
+        // on a thread of their own, in order, while this one opens and starts the plugins
+        // already checked, which must be one at a time (the loader holds one lock, and a
+        // duplicate id is decided by order). The channel is unbounded so that neither
+        // thread sleeps on the other once the checks lead (each wake-up of a sleeping
+        // thread costs tens of µs; see `runner::limit`).
+        if found.len() < 2 {
+            return found
+                .into_iter()
+                .map(|found| self.load_found(found, None, origin))
+                .collect();
+        }
+        std::thread::scope(|scope| {
+            let (ahead, checked) = mpsc::channel();
+            scope.spawn(move || {
+                for found in found {
+                    let prechecked = match &found {
+                        Found::Candidate(path) => {
+                            // Taken before anything reads it (see `load_path`).
+                            let tried = stamp::of(path);
+                            Some((tried, self.precheck(path)))
+                        }
+                        Found::Skipped { .. } => None,
+                    };
+                    if ahead.send((found, prechecked)).is_err() {
+                        return;
+                    }
                 }
-            })
-            .collect()
+            });
+            checked
+                .into_iter()
+                .map(|(found, prechecked)| self.load_found(found, prechecked, origin))
+                .collect()
+        })
+    }
+
+    /// Loads or skips one entry of a folder, whose checks may have run already.
+    fn load_found(
+        &self,
+        found: Found,
+        prechecked: Option<Ahead>,
+        origin: Origin,
+    ) -> PluginReport {
+        match found {
+            Found::Candidate(path) => {
+                let (tried, prechecked) = match prechecked {
+                    Some((tried, prechecked)) => (tried, prechecked),
+                    None => (stamp::of(&path), self.precheck(&path)),
+                };
+                let opened =
+                    prechecked.and_then(|prechecked| self.open_prechecked(&path, prechecked, None));
+                self.record_load(&path, tried, opened, origin)
+            }
+            Found::Skipped { path, reason } => {
+                log::debug!(target: "plugrack_host", "skipping {}: {reason}", path.display());
+                self.push(Entry {
+                    tried: stamp::of(&path),
+                    source: path,
+                    origin,
+                    status: PluginStatus::Skipped { reason },
+                    loaded: None,
+                    messages: vec![],
+                })
+            }
+        }
     }
 
     /// Loads one plugin file or plugin folder as an external plugin.
@@ -254,7 +308,20 @@ impl PluginManager {
         // Taken before anything reads it: a write during the load changes the stamp, and the
         // watcher's event for that write loads the new version.
         let tried = stamp::of(path);
-        let entry = match self.open(path, None) {
+        let opened = self.open(path, None);
+        self.record_load(path, tried, opened, origin)
+    }
+
+    /// Records the outcome of loading `path` (stamped `tried` before it was read) as its
+    /// entry, logs and publishes it.
+    fn record_load(
+        &self,
+        path: &Path,
+        tried: Option<Stamp>,
+        opened: Result<Arc<Loaded>, Box<LoadError>>,
+        origin: Origin,
+    ) -> PluginReport {
+        let entry = match opened {
             Ok(loaded) => {
                 log::info!(target: "plugrack_host", "loaded plugin `{}` from {}", loaded.info.id, path.display());
                 self.subscribers.publish(PluginEvent::Loaded {
