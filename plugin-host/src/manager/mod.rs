@@ -269,12 +269,7 @@ impl PluginManager {
     }
 
     /// Loads or skips one entry of a folder, whose checks may have run already.
-    fn load_found(
-        &self,
-        found: Found,
-        prechecked: Option<Ahead>,
-        origin: Origin,
-    ) -> PluginReport {
+    fn load_found(&self, found: Found, prechecked: Option<Ahead>, origin: Origin) -> PluginReport {
         match found {
             Found::Candidate(path) => {
                 let (tried, prechecked) = match prechecked {
