@@ -71,6 +71,11 @@ pub struct Args {
     /// keygen`). With any, uploads, downloads and plugins in the folders must be signed by one.
     #[arg(long, value_name = "KEY.pub")]
     pub trusted_key: Vec<PathBuf>,
+    /// Load plugin files where they are, without a private copy (faster, less memory). The
+    /// server's own installs replace files by renames; a file copied over a loaded one in
+    /// the plugins folder by hand (`cp`) would crash the server: use `mv` there.
+    #[arg(long)]
+    pub load_in_place: bool,
     /// Let administrators install plugins from git repositories: the server runs
     /// `plugin-build from-git` (which runs the repository's build scripts on this machine).
     #[arg(long)]
@@ -108,6 +113,7 @@ impl Args {
         config.max_package_bytes = self.max_package_mib << 20;
         config.fetch_timeout = Duration::from_secs(self.fetch_timeout_secs);
         config.lifecycle_timeout = Duration::from_millis(self.lifecycle_timeout_ms);
+        config.load_in_place = self.load_in_place;
         config.calls = self.calls;
         config.shutdown_grace = Duration::from_secs(self.shutdown_grace_secs);
         config.admin_password = std::env::var(ADMIN_PASSWORD_VARIABLE).ok();

@@ -37,6 +37,8 @@ pub struct ServerConfig {
     pub lifecycle_timeout: Duration,
     /// How the async server makes synchronous plugin calls.
     pub calls: CallMode,
+    /// Plugin files are loaded where they are, without a private copy (`--load-in-place`).
+    pub load_in_place: bool,
     /// The first administrator's password (else one is generated and printed once).
     pub admin_password: Option<String>,
     /// How long in-flight requests may run once shutdown starts.
@@ -94,6 +96,7 @@ impl ServerConfig {
             watch_debounce: Duration::from_millis(300),
             lifecycle_timeout: Duration::from_secs(10),
             calls: CallMode::default(),
+            load_in_place: false,
             admin_password: None,
             shutdown_grace: Duration::from_secs(10),
             trusted_keys: Vec::new(),

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use plugrack_host::{HostConfig, MessageEvent, PluginManager, Watcher};
+use plugrack_host::{HostConfig, LoadFrom, MessageEvent, PluginManager, Watcher};
 use tokio::sync::watch;
 
 use crate::{
@@ -268,6 +268,9 @@ fn host_config(config: &ServerConfig, db: &Arc<Db>, events: &EventHub) -> HostCo
         .storage_dir(config.storage_dir())
         .log_dir(config.log_dir())
         .lifecycle_timeout(config.lifecycle_timeout);
+    if config.load_in_place {
+        host = host.load_from(LoadFrom::InPlace);
+    }
     if let Some(bundled) = &config.bundled_dir {
         host = host.bundled_dir(bundled);
     }

@@ -388,6 +388,26 @@ fn cli_list_shows_examples_active_and_bad_files_invalid() {
         );
         assert!(!plugin["error"]["fix"].as_str().unwrap().is_empty());
     }
+    // Loaded in place (no private copy): the same outcome for every entry.
+    let (code, in_place, _) = run_cli(&["list", "--json", "--load-in-place"], dir.path(), &[]);
+    assert_eq!(code, 0);
+    let in_place: serde_json::Value = serde_json::from_str(&in_place).unwrap();
+    let outcome = |p: &serde_json::Value| {
+        (
+            p["source"].clone(),
+            p["status"].clone(),
+            p["error"]["code"].clone(),
+        )
+    };
+    assert_eq!(
+        in_place["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(outcome)
+            .collect::<Vec<_>>(),
+        plugins.iter().map(outcome).collect::<Vec<_>>()
+    );
     let codes: Vec<&str> = plugins
         .iter()
         .filter_map(|p| p["error"]["code"].as_str())

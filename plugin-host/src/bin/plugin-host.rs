@@ -13,8 +13,8 @@ use std::{
 
 use clap::{CommandFactory, Parser, Subcommand};
 use plugrack_host::{
-    CallError, HostConfig, Isolation, PluginEvent, PluginManager, PluginReport, User, Value,
-    Values, WorkerSettings,
+    CallError, HostConfig, Isolation, LoadFrom, PluginEvent, PluginManager, PluginReport, User,
+    Value, Values, WorkerSettings,
 };
 
 #[path = "plugin-host/shell.rs"]
@@ -75,6 +75,11 @@ struct Common {
     /// With `--isolation process`: each worker's address-space limit in MiB (0: none).
     #[arg(long, value_name = "MIB", default_value_t = 4096)]
     memory_limit_mib: u64,
+    /// Load plugin files where they are, without a private copy (faster, less memory). Only
+    /// for a folder whose files are replaced by renames (plugin-build deploy, uploads, `mv`):
+    /// a loaded file overwritten in place (`cp`) crashes the host.
+    #[arg(long)]
+    load_in_place: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -215,6 +220,9 @@ fn manager(common: &Common) -> Result<PluginManager, plugrack_host::trust::KeyEr
     }
     for file in &common.trusted_key {
         config = config.trusted_key(plugrack_host::trust::TrustedKey::from_file(file)?);
+    }
+    if common.load_in_place {
+        config = config.load_from(LoadFrom::InPlace);
     }
     if let IsolationArg::Process = common.isolation {
         let limit = (common.memory_limit_mib > 0).then_some(common.memory_limit_mib << 20);
