@@ -6,7 +6,9 @@
 //! same code, distinct plugins, each its own file and so its own library for the loader.
 //! The baseline, measured in the same run, is a bare `dlopen` of the same number of fresh
 //! copies (what any native plugin system pays).
-//! Run: `cargo bench -p plugin-tests --bench load`.
+//! Run: `cargo bench -p plugin-tests --bench load`. For a profiler, `PLUGIN_BENCH_MODE=in-place`
+//! (or `copy`) measures one mode and `PLUGIN_BENCH_COUNTS=100` (a comma-separated list) those
+//! counts only.
 
 use std::{
     fs,
@@ -93,7 +95,15 @@ fn main() {
     );
 
     // Under `cargo test --all-targets` this runs unoptimised as a smoke test: fewer plugins.
-    let sizes: &[usize] = if cfg!(debug_assertions) {
+    // `PLUGIN_BENCH_COUNTS=100` (a comma-separated list) measures those counts alone.
+    let counts: Option<Vec<usize>> = std::env::var("PLUGIN_BENCH_COUNTS").ok().map(|list| {
+        list.split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect()
+    });
+    let sizes: &[usize] = if let Some(counts) = &counts {
+        counts
+    } else if cfg!(debug_assertions) {
         &[10]
     } else {
         &[10, 100, 500]
