@@ -250,7 +250,7 @@ impl PluginManager {
                 for found in found {
                     let prechecked = match &found {
                         Found::Candidate(path) => {
-                            // Taken before anything reads it (see `load_path`).
+                            // Taken before anything reads it (see `load_found`).
                             let tried = stamp::of(path);
                             Some((tried, self.precheck(path)))
                         }
@@ -272,6 +272,8 @@ impl PluginManager {
     fn load_found(&self, found: Found, prechecked: Option<Ahead>, origin: Origin) -> PluginReport {
         match found {
             Found::Candidate(path) => {
+                // The stamp is taken before anything reads the file: a write during the load
+                // changes it, and the watcher's event for that write loads the new version.
                 let (tried, prechecked) = match prechecked {
                     Some((tried, prechecked)) => (tried, prechecked),
                     None => (stamp::of(&path), self.precheck(&path)),
@@ -300,11 +302,7 @@ impl PluginManager {
     }
 
     fn load_path(&self, path: &Path, origin: Origin) -> PluginReport {
-        // Taken before anything reads it: a write during the load changes the stamp, and the
-        // watcher's event for that write loads the new version.
-        let tried = stamp::of(path);
-        let opened = self.open(path, None);
-        self.record_load(path, tried, opened, origin)
+        self.load_found(Found::Candidate(path.to_owned()), None, origin)
     }
 
     /// Records the outcome of loading `path` (stamped `tried` before it was read) as its
@@ -471,17 +469,7 @@ impl PluginManager {
     }
 
     pub(crate) fn load_new(&self, path: &Path, origin: Origin) -> PluginReport {
-        match discovery::classify(path.to_owned()) {
-            Found::Candidate(path) => self.load_path(&path, origin),
-            Found::Skipped { path, reason } => self.push(Entry {
-                tried: stamp::of(&path),
-                source: path,
-                origin,
-                status: PluginStatus::Skipped { reason },
-                loaded: None,
-                messages: vec![],
-            }),
-        }
+        self.load_found(discovery::classify(path.to_owned()), None, origin)
     }
 }
 
