@@ -36,6 +36,7 @@ mod error;
 mod events;
 pub mod extension;
 mod isolation;
+mod layout;
 mod loader;
 mod logfile;
 mod manager;

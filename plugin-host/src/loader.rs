@@ -13,13 +13,12 @@
 //! `extensions` ("too many fields"). So the plugin's layout goes first: every field the
 //! plugin has must match the host's, and the host reads the fields the plugin lacks through
 //! accessors that answer `None`. A plugin newer than the host is refused by the version rule
-//! (`check_descriptor`) whatever its layout.
+//! (`check_descriptor`) whatever its layout. The check itself is [`crate::layout`]'s.
 
 use std::path::Path;
 
 use plugrack_api::{
     abi_stable::{
-        abi_stability::abi_checking::check_layout_compatibility,
         library::{lib_header_from_path, LibHeader, LibraryError, RootModule, RootModuleError},
         sabi_types::VersionNumber,
         std_types::RBoxError,
@@ -78,7 +77,7 @@ fn init_root_module(header: &'static LibHeader) -> Result<PluginModuleRef, Libra
         });
     }
     if let Some(layout) = header.layout() {
-        check_layout_compatibility(layout, <PluginModuleRef as StableAbi>::LAYOUT)
+        crate::layout::check_against_host(layout, <PluginModuleRef as StableAbi>::LAYOUT)
             .map_err(|errors| LibraryError::AbiInstability(RBoxError::new(errors)))?;
     }
     // SAFETY: the plugin's root module layout was just found compatible with the host's

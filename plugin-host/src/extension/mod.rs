@@ -10,9 +10,8 @@
 //!    [`plugrack_extension::check_version`] accepts is used (GoCD's `resolveExtensionVersion`),
 //!    the others are `superseded`; when none is accepted, each is refused with the reason;
 //! 3. the plugin's layout of the interface is compared with the host's by abi_stable's
-//!    `check_layout_compatibility` (never in a static initialiser: the library is open and
-//!    abi_stable's globals are set up), the plugin's layout as the older side, unless the
-//!    cache knows this library content passed;
+//!    checker ([`crate::layout`]; never in a static initialiser: the library is open), the
+//!    plugin's layout as the older side, unless the cache knows this library content passed;
 //! 4. the plugin's constructor writes the object into a slot of the host's type.
 //!
 //! A refusal at any step refuses that extension only: the plugin's other extensions and its
@@ -32,10 +31,8 @@ use std::{
 };
 
 use plugrack_api::{
-    abi_stable::{
-        abi_stability::abi_checking::check_layout_compatibility, type_layout::TypeLayout,
-    },
-    ExtensionDeclRef, ExtensionSlot, PluginError, PluginModuleRef,
+    abi_stable::type_layout::TypeLayout, ExtensionDeclRef, ExtensionSlot, PluginError,
+    PluginModuleRef,
 };
 use plugrack_extension::{check_version, ExtensionPoint, VersionMismatch};
 
@@ -217,12 +214,8 @@ pub(crate) fn resolve(
             out[chosen].report.layout_check = LayoutCheck::Cached;
         } else {
             let started = std::time::Instant::now();
-            // The plugin's layout goes first, as the "interface": abi_stable accepts an
-            // implementation with more trailing prefix fields (vtable entries) than the
-            // interface, never fewer, and here the host is the newer side (a 1.1 host reads
-            // a 1.0 plugin's shorter vtable, its accessors answering `None` for the rest).
-            // With the arguments the other way round, every older plugin would be refused.
-            let checked = check_layout_compatibility(decl.layout(), point.layout);
+            // The plugin's layout as the older side (see `crate::layout`).
+            let checked = crate::layout::check_against_host(decl.layout(), point.layout);
             out[chosen].report.layout_check = LayoutCheck::Checked {
                 micros: started.elapsed().as_micros() as u64,
             };
