@@ -164,7 +164,10 @@ mod tests {
         if cfg!(target_os = "linux") {
             assert_eq!(ran_on, core, "the worker runs on its caller's core");
         }
-        assert_eq!(cores, all_cores, "the plugin's code is not held on one core");
+        assert_eq!(
+            cores, all_cores,
+            "the plugin's code is not held on one core"
+        );
         assert_eq!(spawned_cores, all_cores, "nor is a thread it starts");
 
         // A call that hangs past its limit is given up on, and its worker gets its own cores
