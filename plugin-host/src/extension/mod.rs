@@ -10,8 +10,9 @@
 //!    [`plugrack_extension::check_version`] accepts is used (GoCD's `resolveExtensionVersion`),
 //!    the others are `superseded`; when none is accepted, each is refused with the reason;
 //! 3. the plugin's layout of the interface is compared with the host's by abi_stable's
-//!    checker ([`crate::layout`]; never in a static initialiser: the library is open), the
-//!    plugin's layout as the older side, unless the cache knows this library content passed;
+//!    checker (`plugin-host/src/layout.rs`; never in a static initialiser: the library is
+//!    open), the plugin's layout as the older side, unless the cache knows this library
+//!    content passed;
 //! 4. the plugin's constructor writes the object into a slot of the host's type.
 //!
 //! A refusal at any step refuses that extension only: the plugin's other extensions and its
