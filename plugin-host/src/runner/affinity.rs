@@ -11,18 +11,6 @@ pub(crate) struct Thread {
     own_cores: libc::cpu_set_t,
 }
 
-impl PartialEq for Thread {
-    fn eq(&self, other: &Self) -> bool {
-        #[cfg(target_os = "linux")]
-        return self.tid == other.tid;
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = other;
-            true
-        }
-    }
-}
-
 /// The core the calling thread runs on now.
 pub(crate) fn current_core() -> Option<usize> {
     #[cfg(target_os = "linux")]

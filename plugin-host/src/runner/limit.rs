@@ -21,7 +21,10 @@
 //! likes. (A call given up on before its worker ran gives them back from the caller's side.)
 
 use std::{
-    sync::{mpsc, Mutex},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        mpsc, Mutex,
+    },
     thread,
     time::Duration,
 };
@@ -41,11 +44,16 @@ type Delivery = Box<dyn FnOnce() + Send>;
 /// itself out of it (under this lock), and one already taken by a caller waits for its job.
 static IDLE: Mutex<Vec<Idle>> = Mutex::new(Vec::new());
 
-/// An idle worker: where to send its next job, and its thread.
+/// An idle worker: where to send its next job, its thread, and its number (unique in the
+/// process), by which it finds its own entry.
 struct Idle {
     jobs: mpsc::Sender<Job>,
     thread: affinity::Thread,
+    number: u64,
 }
+
+/// The next worker's number.
+static NEXT_NUMBER: AtomicU64 = AtomicU64::new(0);
 
 /// Runs `f` on a lifecycle worker and waits at most `limit` for it. `None` when it did not
 /// finish in time; it is then left to finish on its own.
@@ -100,6 +108,7 @@ fn start_worker(first: Job) -> std::io::Result<()> {
         .name("plugin-lifecycle".into())
         .spawn(move || {
             let thread = affinity::Thread::current();
+            let number = NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);
             let mut job = first;
             loop {
                 // Moved to its caller's core to be woken there; the plugin's code, and any
@@ -109,6 +118,7 @@ fn start_worker(first: Job) -> std::io::Result<()> {
                 IDLE.lock().unwrap_or_else(|e| e.into_inner()).push(Idle {
                     jobs: sender.clone(),
                     thread,
+                    number,
                 });
                 deliver();
                 job = loop {
@@ -117,7 +127,7 @@ fn start_worker(first: Job) -> std::io::Result<()> {
                         break job;
                     }
                     let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
-                    match idle.iter().position(|w| w.thread == thread) {
+                    match idle.iter().position(|w| w.number == number) {
                         Some(at) => {
                             idle.remove(at);
                             return;
