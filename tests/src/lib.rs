@@ -362,6 +362,23 @@ pub fn run_plugin_build(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Waits until a `plugin-host watch` child (stderr piped) says it is watching, then drains the
+/// rest of its stderr on a thread, so that it never blocks on a full pipe. Bounded by the
+/// child's `--seconds`: once it ends, the read returns 0 and the assertion fails.
+pub fn wait_until_watching(child: &mut std::process::Child) {
+    use std::io::BufRead;
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr piped"));
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("Watching") {
+        line.clear();
+    }
+    assert!(
+        line.contains("Watching"),
+        "plugin-host watch never started watching"
+    );
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+}
+
 /// Builds the bench plugin for the benchmarks: optimised when the benchmark itself is, and
 /// unoptimised for the smoke run under `cargo test --all-targets`.
 pub fn bench_plugin_for_benchmarks() -> PathBuf {

@@ -541,7 +541,6 @@ fn metrics_count_calls_errors_panics_and_time_a_sample() {
 /// made on this machine removes it (its lock died with the process), and never a live one's.
 #[test]
 fn a_killed_hosts_private_folder_is_removed_by_the_next_manager() {
-    use std::io::BufRead;
     let plugins = plugin_dir(&[("showcase.so", &artifacts().showcase)]);
     let mut child = std::process::Command::new(&artifacts().plugin_host_bin)
         .args(["watch", "--seconds", "120", "--plugins-dir"])
@@ -550,13 +549,7 @@ fn a_killed_hosts_private_folder_is_removed_by_the_next_manager() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    // Bounded by the process: it ends after `--seconds`, and then the read returns 0.
-    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("Watching") {
-        line.clear();
-    }
-    assert!(line.contains("Watching"), "plugin-host watch never started");
+    plugin_tests::wait_until_watching(&mut child);
     // Its folder: the one whose lock file the process holds open.
     let folder = fs::read_dir(format!("/proc/{}/fd", child.id()))
         .unwrap()

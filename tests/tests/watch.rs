@@ -301,17 +301,7 @@ fn watch_process(cwd: &Path, dir: &str) -> (Child, mpsc::Receiver<serde_json::Va
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    // Bounded by the process: it ends after `--seconds`, and then the read returns 0.
-    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("Watching") {
-        line.clear();
-    }
-    assert!(
-        line.contains("Watching"),
-        "plugin-host watch never started watching"
-    );
-    thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    plugin_tests::wait_until_watching(&mut child);
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
