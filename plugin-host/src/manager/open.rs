@@ -144,8 +144,13 @@ impl PluginManager {
         // A worker gets a copy even in place: it opens the file by name in another process.
         // A plugin with bundled libraries gets a copy in a folder of its own, with its `lib/`.
         let (copy, generation) = match bytes.take_copy() {
-            Some(taken) if !bundled.is_empty() => {
-                drop(taken);
+            // The checks' copy moves into the folder (renamed, not written again); a link
+            // to the file itself cannot.
+            Some(taken) if !bundled.is_empty() && !bytes.is_in_place() => {
+                self.write_copy_from(path, &library, &bytes, &bundled, Some(taken))?
+            }
+            Some(link) if !bundled.is_empty() => {
+                drop(link);
                 self.write_copy(path, &library, &bytes, &bundled)?
             }
             Some(link) if bytes.is_in_place() && isolation != Isolation::InProcess => {
@@ -295,6 +300,19 @@ impl PluginManager {
         bytes: &[u8],
         bundled: &[(std::path::PathBuf, Vec<u8>)],
     ) -> Result<(PrivateCopy, u64), Box<LoadError>> {
+        self.write_copy_from(path, library, bytes, bundled, None)
+    }
+
+    /// [`Self::write_copy`], renaming `made`, a private copy of `bytes` already written in
+    /// the private folder, to the new copy's name instead of writing the bytes again.
+    fn write_copy_from(
+        &self,
+        path: &Path,
+        library: &Path,
+        bytes: &[u8],
+        bundled: &[(std::path::PathBuf, Vec<u8>)],
+        made: Option<PrivateCopy>,
+    ) -> Result<(PrivateCopy, u64), Box<LoadError>> {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let name = copy_name(generation, library);
         let copy = if bundled.is_empty() {
@@ -311,7 +329,10 @@ impl PluginManager {
                     fs::write(file, data)?;
                 }
             }
-            fs::write(&copy.0, bytes)
+            match &made {
+                Some(made) => fs::rename(&made.0, &copy.0),
+                None => fs::write(&copy.0, bytes),
+            }
         };
         write().map_err(|e| {
             Box::new(LoadError::new(
