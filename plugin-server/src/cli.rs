@@ -99,11 +99,97 @@ pub struct Args {
         requires = "git_builds"
     )]
     pub build_timeout_secs: u64,
+    /// Sign each build from git with this minisign secret key (made by `plugin-build
+    /// keygen`), so that a server with `--trusted-key` accepts its own builds: its public key
+    /// must be one of the trusted keys. An encrypted key takes its passphrase from
+    /// PLUGIN_BUILD_KEY_PASSWORD.
+    #[arg(long, value_name = "SECRET_KEY", requires = "git_builds")]
+    pub git_sign_key: Option<PathBuf>,
+}
+
+/// A command line whose keys cannot serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A `--trusted-key` file cannot be read or is not a public key.
+    #[error(transparent)]
+    TrustedKey(#[from] KeyError),
+    /// The `--git-sign-key` file cannot be read or decrypted.
+    #[error(
+        "`{}` (--git-sign-key) is not a usable minisign secret key: {reason}\n  hint: {}",
+        path.display(),
+        if *encrypted {
+            "it is encrypted: set PLUGIN_BUILD_KEY_PASSWORD to its passphrase"
+        } else {
+            "make one with `plugin-build keygen --secret-key KEY --public-key KEY.pub`, pass KEY here and KEY.pub to `--trusted-key`"
+        }
+    )]
+    SignKey {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+        /// Whether it is an encrypted key (then the passphrase is what is missing or wrong).
+        encrypted: bool,
+    },
+    /// The `--git-sign-key`'s public key is not trusted: the server would refuse its builds.
+    #[error(
+        "the key `{}` (--git-sign-key, key id {id}) is not one of the trusted keys ({trusted}): the server would refuse its own builds from git\n  hint: give its public key too: `--trusted-key KEY.pub`",
+        path.display()
+    )]
+    SignKeyNotTrusted {
+        /// The secret key file.
+        path: PathBuf,
+        /// Its key id.
+        id: String,
+        /// The trusted keys' ids.
+        trusted: String,
+    },
+}
+
+/// The key id of the secret key at `path`, checked to be among `trusted` when any are given.
+fn check_sign_key(path: &std::path::Path, trusted: &[TrustedKey]) -> Result<String, ConfigError> {
+    let bad = |reason: String, encrypted: bool| ConfigError::SignKey {
+        path: path.to_owned(),
+        reason,
+        encrypted,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string(), false))?;
+    let sk_box =
+        minisign::SecretKeyBox::from_string(&text).map_err(|e| bad(e.to_string(), false))?;
+    let secret = match minisign::SecretKey::from_unencrypted_box(sk_box.clone()) {
+        Ok(secret) => secret,
+        Err(_) => {
+            let password = std::env::var("PLUGIN_BUILD_KEY_PASSWORD").ok();
+            if password.is_none() {
+                return Err(bad("PLUGIN_BUILD_KEY_PASSWORD is not set".into(), true));
+            }
+            minisign::SecretKey::from_box(sk_box, password).map_err(|e| bad(e.to_string(), true))?
+        }
+    };
+    let public =
+        minisign::PublicKey::from_secret_key(&secret).map_err(|e| bad(e.to_string(), false))?;
+    let id_bytes: [u8; 8] = public.keynum()[..8]
+        .try_into()
+        .expect("a key id is 8 bytes");
+    let id = plugrack_host::trust::KeyId(id_bytes).to_string();
+    if !trusted.is_empty() && !trusted.iter().any(|key| key.id().to_string() == id) {
+        return Err(ConfigError::SignKeyNotTrusted {
+            path: path.to_owned(),
+            id,
+            trusted: trusted
+                .iter()
+                .map(|key| key.id().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok(id)
 }
 
 impl Args {
-    /// The server's settings; refused when a trusted key cannot be read.
-    pub fn config(&self) -> Result<ServerConfig, KeyError> {
+    /// The server's settings; refused when a trusted key cannot be read, or the key that
+    /// signs builds from git cannot be read or is not trusted.
+    pub fn config(&self) -> Result<ServerConfig, ConfigError> {
         let mut config = ServerConfig::new(&self.plugins_dir, &self.data_dir);
         config.bundled_dir = self.bundled_dir.clone();
         config.listen = self.listen;
@@ -129,7 +215,13 @@ impl Args {
                 .as_ref()
                 .map(|lock| std::path::absolute(lock).unwrap_or_else(|_| lock.clone())),
             timeout: Duration::from_secs(self.build_timeout_secs),
+            sign_key: None,
         });
+        if let (Some(builds), Some(key)) = (&mut config.git_builds, &self.git_sign_key) {
+            check_sign_key(key, &config.trusted_keys)?;
+            // plugin-build runs in a folder of its own: the key's path must not be relative.
+            builds.sign_key = Some(std::path::absolute(key).unwrap_or_else(|_| key.clone()));
+        }
         Ok(config)
     }
 }

@@ -61,15 +61,20 @@ pub struct GitBuilds {
     pub cap_from: Option<PathBuf>,
     /// How long one build may take.
     pub timeout: Duration,
+    /// The minisign secret key each build is signed with (`plugin-build from-git --sign`),
+    /// so that a server that trusts only signed plugins (`trusted_keys`) accepts its own
+    /// builds. `None`: builds are unsigned, and refused before building on such a server.
+    pub sign_key: Option<PathBuf>,
 }
 
 impl GitBuilds {
-    /// `plugin-build` from `PATH`, no cap, 30 minutes.
+    /// `plugin-build` from `PATH`, no cap, 30 minutes, unsigned.
     pub fn new() -> Self {
         Self {
             plugin_build: PathBuf::from("plugin-build"),
             cap_from: None,
             timeout: Duration::from_secs(30 * 60),
+            sign_key: None,
         }
     }
 }

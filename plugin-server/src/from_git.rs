@@ -5,6 +5,8 @@
 //! configured time. The `.plg` it writes then goes through [`crate::install::install`], the
 //! verification and atomic install of every upload; a refusal of the build (a missing tag, a
 //! repository without a plugin crate) answers 400 with `plugin-build`'s own message and hint.
+//! A server that trusts only signed plugins passes its `--git-sign-key` on (`--sign`), and
+//! without one refuses before building: the unsigned package would be refused anyway.
 
 use std::{process::Stdio, sync::Arc};
 
@@ -36,6 +38,17 @@ pub async fn build(app: &Arc<AppState>, source: &GitSource) -> Result<(String, V
              yourself and upload it",
         ));
     };
+    // Refused before building: a build of many minutes that the install would then refuse
+    // for its missing signature helps nobody.
+    if !app.config.trusted_keys.is_empty() && settings.sign_key.is_none() {
+        return Err(ApiError::conflict(
+            "this server accepts only signed plugins (`--trusted-key`), and its builds from git \
+             are unsigned; nothing was built or installed",
+            "start plugin-server with `--git-sign-key SECRET_KEY` (a key made by `plugin-build \
+             keygen` whose public key is one of the trusted keys), or build and sign the package \
+             yourself (`plugin-build from-git --sign KEY`) and upload it",
+        ));
+    }
     let revisions = [
         ("tag", &source.tag),
         ("branch", &source.branch),
@@ -76,6 +89,11 @@ pub async fn build(app: &Arc<AppState>, source: &GitSource) -> Result<(String, V
     }
     if let Some(lock) = &settings.cap_from {
         command.arg(format!("--cap-from={}", lock.display()));
+    }
+    if let Some(key) = &settings.sign_key {
+        let mut sign = std::ffi::OsString::from("--sign=");
+        sign.push(key);
+        command.arg(sign);
     }
     command
         .arg("--")

@@ -278,6 +278,17 @@ fn host_config(config: &ServerConfig, db: &Arc<Db>, events: &EventHub) -> HostCo
         tracing::info!("trusting signatures by key {} ({})", key.id(), key.origin());
         host = host.trusted_key(key.clone());
     }
+    match &config.git_builds {
+        Some(crate::config::GitBuilds {
+            sign_key: Some(key),
+            ..
+        }) => tracing::info!("signing builds from git with `{}`", key.display()),
+        Some(_) if !config.trusted_keys.is_empty() => tracing::warn!(
+            "installs from git will be refused: their builds are unsigned and only signed \
+             plugins are accepted; start with `--git-sign-key SECRET_KEY` to sign them"
+        ),
+        _ => {}
+    }
     let db = Arc::clone(db);
     let tx = events.sender();
     host.on_message(move |m: MessageEvent| {

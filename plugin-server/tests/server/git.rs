@@ -2,7 +2,9 @@
 //! made here with `plugin-build new`, reached through a `file://` URL of a bare clone; the
 //! server runs the real `plugin-build from-git` (built once per run into the target folder
 //! plugin-build's own tests share, where the plugin's dependencies are compiled already), and
-//! installs the package through the same verification as an upload. One real plugin build.
+//! installs the package through the same verification as an upload; a server that trusts only
+//! signed plugins signs its own builds with `--git-sign-key`. Two real plugin builds (the signed
+//! one, from another checkout, recompiles the plugin crate alone).
 
 use std::{
     path::{Path, PathBuf},
@@ -12,9 +14,13 @@ use std::{
 
 use reqwest::Method;
 
-use crate::support::{json, manifest_schema, refused, snapshot, TestServer};
+use crate::support::{json, manifest_schema, refused, snapshot, SigningKey, TestServer};
 
 const ID: &str = "org.example.served-from-git";
+
+/// How long a request that builds may take: a real cargo build, which on a cold target folder
+/// compiles the plugin's dependencies (the client's 60 s are for requests that do not build).
+const BUILD: std::time::Duration = std::time::Duration::from_secs(900);
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -130,6 +136,7 @@ fn an_administrator_installs_a_plugin_built_from_a_git_tag() {
         server
             .admin(Method::POST, "/api/plugins/install")
             .json(&body)
+            .timeout(BUILD)
             .send()
             .unwrap()
     };
@@ -186,12 +193,145 @@ fn an_administrator_installs_a_plugin_built_from_a_git_tag() {
 }
 
 #[test]
+fn a_server_that_trusts_only_signed_plugins_signs_its_own_builds_from_git() {
+    let (url, _) = repository();
+    let keys = tempfile::tempdir().unwrap();
+    let key = SigningKey::new(keys.path(), "server");
+    let secret = keys.path().join("server.key");
+    key.write_secret(&secret);
+    let lock = workspace_root().join("Cargo.lock");
+    let target = shared_target_dir();
+    let git_builds = [
+        "--git-builds",
+        "--plugin-build",
+        plugin_build().to_str().unwrap(),
+        "--git-cap-from",
+        lock.to_str().unwrap(),
+        "--trusted-key",
+        key.public_file.to_str().unwrap(),
+    ];
+    let env = [("CARGO_TARGET_DIR", target.to_str().unwrap())];
+    let body = serde_json::json!({"git": url, "tag": "v0.1.0"});
+
+    // Without a key to sign with, refused before anything is built.
+    let unsigned = TestServer::start_with_env(&[], &git_builds, &env);
+    let before = snapshot(&unsigned.plugins);
+    let refusal = unsigned
+        .admin(Method::POST, "/api/plugins/install")
+        .json(&body)
+        .timeout(BUILD)
+        .send()
+        .unwrap();
+    assert_eq!(refusal.status(), 409);
+    let refusal = json(refusal);
+    assert!(
+        refusal["error"]
+            .as_str()
+            .unwrap()
+            .contains("its builds from git are unsigned; nothing was built or installed"),
+        "{refusal}"
+    );
+    assert!(
+        refusal["hint"].as_str().unwrap().contains("--git-sign-key"),
+        "{refusal}"
+    );
+    assert!(snapshot(&unsigned.plugins) == before, "nothing was written");
+    assert!(
+        !unsigned.data.join("git-cache/git").exists(),
+        "nothing was fetched"
+    );
+    assert!(
+        unsigned
+            .stderr()
+            .contains("installs from git will be refused"),
+        "the start says so: {}",
+        unsigned.stderr()
+    );
+    drop(unsigned);
+
+    // With it, the server's own build is signed by a trusted key, installed and loaded.
+    let signing = [
+        &git_builds[..],
+        &["--git-sign-key", secret.to_str().unwrap()],
+    ]
+    .concat();
+    let server = TestServer::start_with_env(&[], &signing, &env);
+    let installed = server
+        .admin(Method::POST, "/api/plugins/install")
+        .json(&body)
+        .timeout(BUILD)
+        .send()
+        .unwrap();
+    let status = installed.status();
+    let installed = json(installed);
+    assert_eq!(status, 201, "{installed}\n{}", server.stderr());
+    assert_eq!(installed["status"], "active", "{installed}");
+    let folder = server.plugins.join(ID);
+    let signature =
+        std::fs::read_to_string(folder.join("plugin.toml.minisig")).expect("the build is signed");
+    let manifest = std::fs::read(folder.join("plugin.toml")).unwrap();
+    let trusted = plugrack_host::trust::TrustedKey::from_file(&key.public_file).unwrap();
+    plugrack_host::trust::TrustPolicy::new(vec![trusted])
+        .check(&manifest, Some(&signature))
+        .expect("signed by the server's key");
+}
+
+#[test]
+fn a_git_sign_key_that_cannot_serve_stops_the_start_with_exit_2() {
+    let root = tempfile::tempdir().unwrap();
+    let trusted = SigningKey::new(root.path(), "trusted");
+    let other = SigningKey::new(root.path(), "other");
+    let other_secret = root.path().join("other.key");
+    other.write_secret(&other_secret);
+    let not_a_key = root.path().join("notes.key");
+    std::fs::write(&not_a_key, "just some text\n").unwrap();
+    for (key, expected) in [
+        (
+            &not_a_key,
+            format!(
+                "`{}` (--git-sign-key) is not a usable minisign secret key",
+                not_a_key.display()
+            ),
+        ),
+        (
+            &other_secret,
+            format!(
+                "the key `{}` (--git-sign-key, key id",
+                other_secret.display()
+            ),
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_plugin-server"))
+            .arg("--plugins-dir")
+            .arg(root.path().join("plugins"))
+            .arg("--data-dir")
+            .arg(root.path().join("data"))
+            .args(["--listen", "127.0.0.1:0", "--git-builds", "--trusted-key"])
+            .arg(&trusted.public_file)
+            .arg("--git-sign-key")
+            .arg(key)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&expected),
+            "expected `{expected}` in: {stderr}"
+        );
+        assert!(stderr.contains("hint:"), "{stderr}");
+        assert!(!root.path().join("data").exists(), "nothing was created");
+    }
+}
+
+#[test]
 fn installs_from_git_need_git_builds_and_one_source() {
     let server = TestServer::start(&[]);
     let install = |body: serde_json::Value| {
         server
             .admin(Method::POST, "/api/plugins/install")
             .json(&body)
+            .timeout(BUILD)
             .send()
             .unwrap()
     };

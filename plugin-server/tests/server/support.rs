@@ -443,6 +443,11 @@ impl SigningKey {
         Self { pair, public_file }
     }
 
+    /// Writes the secret key, unencrypted, as `plugin-build keygen` does, to `path`.
+    pub fn write_secret(&self, path: &Path) {
+        std::fs::write(path, self.pair.sk.to_box(None).unwrap().to_string()).unwrap();
+    }
+
     /// The text of `plugin.toml.minisig` for `manifest`, as `plugin-build package --sign`
     /// writes it.
     pub fn sign(&self, manifest: &[u8]) -> String {
