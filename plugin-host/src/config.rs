@@ -179,9 +179,11 @@ impl HostConfig {
         self
     }
 
-    /// Keep what the manager can recompute but would rather not (the results of extension
-    /// layout checks, by library content) in `dir`, so that a restart does not pay for it
-    /// again. Without it the results are kept in memory, for reloads.
+    /// Keep what the manager can recompute but would rather not (the results of layout
+    /// checks, the root module's and each extension's, by library content) in `dir`, so that
+    /// a restart does not pay for them again. Without it the results are kept in memory, for
+    /// reloads. The file is as trusted as the plugins folder: an entry makes the host skip a
+    /// safety check for that content.
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
         self

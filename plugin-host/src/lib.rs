@@ -75,6 +75,6 @@ pub use plugrack_descriptor::manifest;
 pub use plugrack_descriptor::section;
 pub use plugrack_extension::{ExtensionHandle, ExtensionPoint};
 pub use precheck::{precheck, Prechecked};
-pub use report::{PluginInfo, PluginReport, PluginStatus, WorkerReport};
+pub use report::{LoadPhases, PluginInfo, PluginReport, PluginStatus, WorkerReport};
 pub use values::{RawValues, Request, Response, Route, User, Values};
 pub use watch::{watch, Watcher};

@@ -13,9 +13,14 @@
 //! `extensions` ("too many fields"). So the plugin's layout goes first: every field the
 //! plugin has must match the host's, and the host reads the fields the plugin lacks through
 //! accessors that answer `None`. A plugin newer than the host is refused by the version rule
-//! (`check_descriptor`) whatever its layout. The check itself is [`crate::layout`]'s.
+//! (`check_descriptor`) whatever its layout. The check itself is [`crate::layout`]'s; a
+//! library content that passed it before (the extension layouts' cache, under the key
+//! `:root-module`) is not checked again.
 
-use std::path::Path;
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
 use plugrack_api::{
     abi_stable::{
@@ -29,6 +34,7 @@ use plugrack_api::{
 
 use crate::{
     error::{LoadError, Refusal},
+    extension::{LayoutCache, ROOT_MODULE},
     preflight,
     report::PluginInfo,
 };
@@ -37,11 +43,19 @@ use crate::{
 pub(crate) struct Opened {
     pub module: PluginModuleRef,
     pub info: PluginInfo,
+    /// How long the layout, version and descriptor checks after `dlopen` took.
+    pub check_time: Duration,
+    /// Whether the layout check was answered by the cache (this library content passed it
+    /// before).
+    pub layout_cached: bool,
 }
 
 /// What the loader checks descriptors against.
 pub(crate) struct HostFacts<'a> {
     pub host_version: &'a semver::Version,
+    /// The layout-check cache and the library's content hash, to skip the root module's
+    /// layout check for content that passed it before (none in a worker).
+    pub layout_cache: Option<(&'a LayoutCache, u128)>,
 }
 
 /// Opens `library`, which has passed the preflight checks, reporting errors against `path`
@@ -54,19 +68,30 @@ pub(crate) fn open(
 ) -> Result<Opened, Box<LoadError>> {
     let header =
         lib_header_from_path(library).map_err(|e| Box::new(map_library_error(path, e, None)))?;
+    let started = Instant::now();
     let plugin_version = header.version_strings().to_string();
-    let module = init_root_module(header)
+    let (module, layout_cached) = init_root_module(header, host.layout_cache)
         .map_err(|e| Box::new(map_library_error(path, e, Some(&plugin_version))))?;
 
     let info = info_from_module(module, path);
     check_descriptor(&info, host)
         .map_err(|refusal| LoadError::new(path, refusal).with_id(&info.id))?;
-    Ok(Opened { module, info })
+    Ok(Opened {
+        module,
+        info,
+        check_time: started.elapsed(),
+        layout_cached,
+    })
 }
 
 /// abi_stable's `init_root_module` with the layout check the right way round (see the module
 /// documentation): the major version first, then the layout, then the plugin's constructor.
-fn init_root_module(header: &'static LibHeader) -> Result<PluginModuleRef, LibraryError> {
+/// A layout check this library content passed before (`cache`) is not run again; whether it
+/// was skipped is returned beside the module.
+fn init_root_module(
+    header: &'static LibHeader,
+    cache: Option<(&LayoutCache, u128)>,
+) -> Result<(PluginModuleRef, bool), LibraryError> {
     let expected = VersionNumber::new(PluginModuleRef::VERSION_STRINGS)?;
     let actual = VersionNumber::new(header.version_strings())?;
     if expected.major != actual.major || (expected.major == 0 && expected.minor > actual.minor) {
@@ -76,14 +101,26 @@ fn init_root_module(header: &'static LibHeader) -> Result<PluginModuleRef, Libra
             actual_version: actual,
         });
     }
+    let mut cached = false;
     if let Some(layout) = header.layout() {
-        crate::layout::check_against_host(layout, <PluginModuleRef as StableAbi>::LAYOUT)
-            .map_err(|errors| LibraryError::AbiInstability(RBoxError::new(errors)))?;
+        let (plugin, host) = (actual.to_string(), expected.to_string());
+        cached = cache
+            .is_some_and(|(cache, library)| cache.contains(library, ROOT_MODULE, &plugin, &host));
+        if !cached {
+            crate::layout::check_against_host(layout, <PluginModuleRef as StableAbi>::LAYOUT)
+                .map_err(|errors| LibraryError::AbiInstability(RBoxError::new(errors)))?;
+            if let Some((cache, library)) = cache {
+                cache.insert(library, ROOT_MODULE, &plugin, &host);
+            }
+        }
     }
-    // SAFETY: the plugin's root module layout was just found compatible with the host's
-    // (a library without a layout constant opted out of checking, as with abi_stable's own
-    // loader), so reading it as the host's `PluginModuleRef` is sound.
-    unsafe { header.init_root_module_with_unchecked_layout::<PluginModuleRef>() }
+    // SAFETY: the plugin's root module layout was found compatible with the host's, just now
+    // or before for the same library content (the cache's key: the bytes' xxh3-128, both
+    // versions, and in its file the host build), and a library without a layout constant
+    // opted out of checking, as with abi_stable's own loader; so reading it as the host's
+    // `PluginModuleRef` is sound.
+    let module = unsafe { header.init_root_module_with_unchecked_layout::<PluginModuleRef>() }?;
+    Ok((module, cached))
 }
 
 /// The descriptor of an opened root module, as the host reports it.
@@ -207,6 +244,7 @@ mod tests {
         let host = semver::Version::new(1, 4, 0);
         let facts = HostFacts {
             host_version: &host,
+            layout_cache: None,
         };
         assert_eq!(check_descriptor(&info(), &facts), Ok(()));
         type Case = (fn(&mut PluginInfo), &'static str);

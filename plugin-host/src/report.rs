@@ -112,6 +112,8 @@ pub struct PluginReport {
     pub messages: Vec<String>,
     /// How long loading took (checks, copy, `dlopen`, `on_load`).
     pub load_time: Option<Duration>,
+    /// Where that time went, phase by phase.
+    pub load_phases: Option<LoadPhases>,
     /// When it was loaded.
     pub loaded_at: Option<SystemTime>,
     /// Calls, errors, panics and latency.
@@ -123,6 +125,41 @@ pub struct PluginReport {
     pub isolation: &'static str,
     /// Its worker process, for an out-of-process plugin.
     pub worker: Option<WorkerReport>,
+}
+
+/// Where a plugin's load time went, phase by phase (see [`PluginReport::load_phases`]); what
+/// is not in a phase (the duplicate-id check, the log, bookkeeping) is the rest of
+/// [`PluginReport::load_time`]. In a folder load the checks of the next plugins run on
+/// another thread while this one loads, so the sum of the folder's load times can exceed its
+/// wall-clock time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoadPhases {
+    /// The checks before any of the plugin's code runs: reading, mapping or copying the file,
+    /// the trust policy, ELF, manifest and checksums, the descriptor section.
+    pub checks: Duration,
+    /// Opening the library: `dlopen` and the root symbol in process; for an out-of-process
+    /// plugin, starting its worker and everything the worker does to open it (its own
+    /// phases are not seen from here).
+    pub open: Duration,
+    /// abi_stable's layout check of the root module, the version rule and the descriptor
+    /// checks (in process only).
+    pub layout_check: Duration,
+    /// The plugin's `on_load`.
+    pub on_load: Duration,
+    /// Checking and creating its host-defined extensions.
+    pub extensions: Duration,
+    /// Whether the root module's layout check was skipped because this library content
+    /// passed it before (see [`crate::HostConfig::cache_dir`]); `layout_check` then holds
+    /// the version and descriptor checks alone.
+    pub layout_cached: bool,
+}
+
+impl LoadPhases {
+    /// The phases' sum.
+    pub fn total(&self) -> Duration {
+        self.checks + self.open + self.layout_check + self.on_load + self.extensions
+    }
 }
 
 /// An out-of-process plugin's worker.

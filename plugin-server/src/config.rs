@@ -128,4 +128,10 @@ impl ServerConfig {
     pub fn log_dir(&self) -> PathBuf {
         self.data_dir.join("logs")
     }
+
+    /// What the host can recompute but keeps across restarts: the layout checks its plugins
+    /// passed, by library content (`HostConfig::cache_dir`).
+    pub fn host_cache_dir(&self) -> PathBuf {
+        self.data_dir.join("cache")
+    }
 }

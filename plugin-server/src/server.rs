@@ -267,6 +267,7 @@ fn host_config(config: &ServerConfig, db: &Arc<Db>, events: &EventHub) -> HostCo
         .external_dir(&config.plugins_dir)
         .storage_dir(config.storage_dir())
         .log_dir(config.log_dir())
+        .cache_dir(config.host_cache_dir())
         .lifecycle_timeout(config.lifecycle_timeout);
     if config.load_in_place {
         host = host.load_from(LoadFrom::InPlace);

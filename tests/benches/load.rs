@@ -8,7 +8,7 @@
 //! copies (what any native plugin system pays).
 //! Run: `cargo bench -p plugin-tests --bench load`. For a profiler, `PLUGIN_BENCH_MODE=in-place`
 //! (or `copy`) measures one mode and `PLUGIN_BENCH_COUNTS=100` (a comma-separated list) those
-//! counts only.
+//! counts only. Beside each table, where each plugin's load time went, by phase.
 
 use std::{
     fs,
@@ -130,8 +130,10 @@ fn main() {
         })
         .collect();
     let mut rows: Vec<Vec<String>> = vec![Vec::new(); modes.len()];
+    let mut phase_rows: Vec<Vec<String>> = vec![Vec::new(); modes.len()];
     for &count in sizes {
-        for (row, &(_, load_from)) in rows.iter_mut().zip(&modes) {
+        for ((row, phase_row), &(_, load_from)) in rows.iter_mut().zip(&mut phase_rows).zip(&modes)
+        {
             let plugins = tempfile::tempdir().unwrap();
             write_copies(&template, &offsets, plugins.path(), count, next_id);
             next_id += count;
@@ -154,6 +156,26 @@ fn main() {
                 reports.iter().find_map(|r| r.error())
             );
 
+            // Where each plugin's load time went (the manager's own phases), summed.
+            let phases = reports.iter().filter_map(|r| r.load_phases).fold(
+                [Duration::ZERO; 6],
+                |mut sum, p| {
+                    for (total, phase) in sum.iter_mut().zip([
+                        p.checks,
+                        p.open,
+                        p.layout_check,
+                        p.on_load,
+                        p.extensions,
+                    ]) {
+                        *total += phase;
+                    }
+                    sum
+                },
+            );
+            let loads: Duration = reports.iter().filter_map(|r| r.load_time).sum();
+            let mut phases = phases;
+            phases[5] = loads.saturating_sub(phases[..5].iter().sum());
+
             let (started, cpu) = (Instant::now(), process_cpu());
             let mut entries: Vec<_> = fs::read_dir(bare.path())
                 .unwrap()
@@ -167,6 +189,12 @@ fn main() {
             let per_plugin = |d: Duration| d.as_secs_f64() * 1000.0 / count as f64;
             let (per, bare_per) = (per_plugin(load_all), per_plugin(bare_all));
             let (cpu_per, bare_cpu_per) = (per_plugin(load_cpu), per_plugin(bare_cpu));
+            let ms = |d: &Duration| format!("{:>12.3}", per_plugin(*d));
+            phase_row.push(format!(
+                "{count:>6} {} {:>17.3}",
+                phases.iter().map(ms).collect::<Vec<_>>().join(" "),
+                bare_per
+            ));
             row.push(format!(
                 "{count:>6} {:>14.1} {per:>16.3} {bare_per:>18.3} {:>7.1}x {cpu_per:>14.3} {bare_cpu_per:>15.3} {:>9.1}x",
                 load_all.as_secs_f64() * 1000.0,
@@ -175,7 +203,7 @@ fn main() {
             ));
         }
     }
-    for ((name, _), row) in modes.iter().zip(&rows) {
+    for ((name, _), (row, phase_row)) in modes.iter().zip(rows.iter().zip(&phase_rows)) {
         println!("\n{name}:");
         println!(
             "{:>6} {:>14} {:>16} {:>18} {:>8} {:>14} {:>15} {:>10}",
@@ -191,6 +219,85 @@ fn main() {
         for line in row {
             println!("{line}");
         }
+        // The same loads, per plugin, by phase (`PluginReport::load_phases`). In a folder
+        // load the checks run ahead on another thread, so these add up to more than the
+        // wall-clock time per plugin above.
+        println!("  where each plugin's load time went, per plugin (ms):");
+        println!(
+            "{:>6} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12} {:>17}",
+            "count",
+            "checks",
+            "dlopen",
+            "layout chk",
+            "on_load",
+            "extensions",
+            "rest",
+            "bare dlopen"
+        );
+        for line in phase_row {
+            println!("{line}");
+        }
+    }
+
+    // A restart with a cache folder: the second manager loads byte-identical copies (the
+    // same content, other files) and skips the root layout checks the first one ran.
+    let count = if cfg!(debug_assertions) { 10 } else { 100 };
+    let cache = tempfile::tempdir().unwrap();
+    let mut per_start = Vec::new();
+    for start in ["first start", "restart"] {
+        let plugins = tempfile::tempdir().unwrap();
+        write_copies(&template, &offsets, plugins.path(), count, next_id);
+        let manager = PluginManager::new(
+            HostConfig::new("1.0.0".parse().unwrap())
+                .load_from(LoadFrom::InPlace)
+                .cache_dir(cache.path()),
+        );
+        let started = Instant::now();
+        let reports = manager.load_dir(plugins.path());
+        let elapsed = started.elapsed();
+        let cached = reports
+            .iter()
+            .filter(|r| r.load_phases.is_some_and(|p| p.layout_cached))
+            .count();
+        assert!(reports.iter().all(|r| r.status == PluginStatus::Active));
+        let check: Duration = reports
+            .iter()
+            .filter_map(|r| r.load_phases)
+            .map(|p| p.layout_check)
+            .sum();
+        per_start.push((start, elapsed, check, cached));
+        std::mem::forget(plugins); // the libraries stay mapped; keep their files for profilers
+    }
+    next_id += count;
+    let bare = tempfile::tempdir().unwrap();
+    write_copies(&template, &offsets, bare.path(), count, next_id);
+    let started = Instant::now();
+    let mut entries: Vec<_> = fs::read_dir(bare.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in &entries {
+        std::mem::forget(RawLibrary::load_at(path).expect("dlopen"));
+    }
+    let bare_per = started.elapsed().as_secs_f64() * 1000.0 / count as f64;
+    println!("\nin place with a cache folder (HostConfig::cache_dir), {count} plugins:");
+    println!(
+        "{:>12} {:>16} {:>18} {:>8} {:>20} {:>14}",
+        "start",
+        "per plugin (ms)",
+        "bare dlopen (ms)",
+        "ratio",
+        "layout chk/plugin ms",
+        "root cached"
+    );
+    for (start, elapsed, check, cached) in per_start {
+        let per = elapsed.as_secs_f64() * 1000.0 / count as f64;
+        println!(
+            "{start:>12} {per:>16.3} {bare_per:>18.3} {:>7.1}x {:>20.3} {cached:>10}/{count}",
+            per / bare_per,
+            check.as_secs_f64() * 1000.0 / count as f64
+        );
     }
 
     // Reload latency and the memory each reload leaves mapped.

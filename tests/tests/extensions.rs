@@ -374,9 +374,20 @@ fn layout_checks_are_cached_by_content_across_reloads_and_restarts() {
     let file = cache.path().join(plugrack_host::extension::CACHE_FILE);
     let lines = fs::read_to_string(&file).unwrap();
     assert_eq!(
-        lines.lines().filter(|l| !l.starts_with('#')).count(),
+        lines
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.contains(" :root-module "))
+            .count(),
         2,
         "{lines}"
+    );
+    assert_eq!(
+        lines
+            .lines()
+            .filter(|l| l.contains(" :root-module "))
+            .count(),
+        1,
+        "and the root module's: {lines}"
     );
 
     // The same content under another name, in the same manager: no check.
@@ -386,12 +397,18 @@ fn layout_checks_are_cached_by_content_across_reloads_and_restarts() {
     let again = manager.load_dir(other.path());
     active(&again[0]);
     assert_eq!(checks(&again[0]), ["cached", "cached"]);
+    let root_cached = |report: &PluginReport| report.load_phases.unwrap().layout_cached;
+    assert!(
+        !root_cached(&first[0]) && root_cached(&again[0]),
+        "the root module's too"
+    );
     drop(manager);
 
     // A restart with the cache folder: no check either.
     let restarted = PluginManager::new(config().cache_dir(cache.path()));
     let reports = restarted.load_dir(dir.path());
     assert_eq!(checks(&reports[0]), ["cached", "cached"]);
+    assert!(root_cached(&reports[0]));
     assert_eq!(
         restarted
             .extension::<FormatterExt>("tp-title-case")
@@ -403,10 +420,9 @@ fn layout_checks_are_cached_by_content_across_reloads_and_restarts() {
 
     // Without it, a new manager checks again; another build's content is checked too.
     let fresh = PluginManager::new(config());
-    assert_eq!(
-        checks(&fresh.load_dir(dir.path())[0]),
-        ["checked", "checked"]
-    );
+    let fresh_reports = fresh.load_dir(dir.path());
+    assert_eq!(checks(&fresh_reports[0]), ["checked", "checked"]);
+    assert!(!root_cached(&fresh_reports[0]));
     let nightly = plugin_dir(&[("nightly.so", &a.title_case_nightly)]);
     let cached = PluginManager::new(config().cache_dir(cache.path()));
     assert_eq!(

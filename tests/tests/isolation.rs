@@ -507,6 +507,14 @@ fn the_command_line_runs_plugins_in_workers_and_survives_their_crashes() {
     for plugin in doc["plugins"].as_array().unwrap() {
         assert_eq!(plugin["isolation"], "process", "{plugin}");
         assert!(plugin["worker"]["pid"].as_u64().is_some(), "{plugin}");
+        if plugin["status"] == "active" {
+            // A worker's checks after dlopen are part of its opening, as seen from the host.
+            assert_eq!(plugin["load_phases_ms"]["layout_check"], 0.0, "{plugin}");
+            assert!(
+                plugin["load_phases_ms"]["open"].as_f64().unwrap() > 0.0,
+                "{plugin}"
+            );
+        }
     }
     let (code, _, stderr) = plugin_tests::run_plugin_host(
         &["list", "--isolation", "sideways", "--plugins-dir", dir_arg],

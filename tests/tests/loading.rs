@@ -380,7 +380,19 @@ fn cli_list_shows_examples_active_and_bad_files_invalid() {
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let plugins = doc["plugins"].as_array().unwrap();
     assert_eq!(plugins.len(), 13);
+    for plugin in plugins.iter().filter(|p| p["status"] == "active") {
+        let phases = &plugin["load_phases_ms"];
+        let total: f64 = ["checks", "open", "layout_check", "on_load", "extensions"]
+            .iter()
+            .map(|phase| phases[phase].as_f64().expect("every phase, in ms"))
+            .sum();
+        assert!(
+            total > 0.0 && total <= plugin["load_time_ms"].as_f64().unwrap(),
+            "{plugin}"
+        );
+    }
     for plugin in plugins.iter().filter(|p| p["status"] == "invalid") {
+        assert!(plugin["load_phases_ms"].is_null(), "{plugin}");
         let message = plugin["error"]["message"].as_str().unwrap();
         assert!(
             message.lines().count() <= 4 && message.contains("fix: "),

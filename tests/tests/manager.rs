@@ -533,6 +533,23 @@ fn metrics_count_calls_errors_panics_and_time_a_sample() {
         showcase.metrics.p50_ns.is_some() && showcase.metrics.p99_ns >= showcase.metrics.p50_ns
     );
     assert!(showcase.load_time.is_some() && showcase.loaded_at.is_some());
+    // Where the load time went: every phase that ran in process took time, and the phases
+    // are parts of the whole.
+    let phases = showcase
+        .load_phases
+        .expect("an active plugin has its phases");
+    assert!(
+        !phases.checks.is_zero()
+            && !phases.open.is_zero()
+            && !phases.layout_check.is_zero()
+            && !phases.on_load.is_zero(),
+        "{phases:?}"
+    );
+    assert!(
+        phases.total() <= showcase.load_time.unwrap(),
+        "{phases:?} within {:?}",
+        showcase.load_time
+    );
     let panicky = manager.report_for("panicky").unwrap();
     assert_eq!((panicky.metrics.errors, panicky.metrics.panics), (1, 1));
 }
@@ -576,4 +593,60 @@ fn a_killed_hosts_private_folder_is_removed_by_the_next_manager() {
         "the next manager removed {}",
         folder.display()
     );
+}
+
+/// The root module's layout check is kept by library content: a second manager with the same
+/// cache folder (a restart) does not run it again for an unchanged plugin, and a refused
+/// layout is never kept, so it is refused again.
+#[test]
+fn a_restart_with_a_cache_folder_skips_the_root_layout_check_of_an_unchanged_plugin() {
+    let a = artifacts();
+    let plugins = plugin_dir(&[
+        ("api-layout.so", &a.raw_api_layout),
+        ("showcase.so", &a.showcase),
+    ]);
+    let cache = tempfile::tempdir().unwrap();
+    let load = || {
+        let manager = PluginManager::new(config().cache_dir(cache.path()));
+        let reports = manager.load_dir(plugins.path());
+        let showcase = reports
+            .iter()
+            .find(|r| r.path.ends_with("showcase.so"))
+            .unwrap();
+        assert_eq!(showcase.status, PluginStatus::Active, "{showcase:?}");
+        let refused = reports
+            .iter()
+            .find(|r| r.path.ends_with("api-layout.so"))
+            .unwrap();
+        assert!(
+            matches!(
+                refused.error().map(|e| &e.refusal),
+                Some(Refusal::LayoutMismatch { .. })
+            ),
+            "{:?}",
+            refused.error().map(ToString::to_string)
+        );
+        (manager, showcase.load_phases.unwrap().layout_cached)
+    };
+
+    let (first, cached) = load();
+    assert!(!cached, "the first load checks");
+    drop(first);
+    let file = cache.path().join(plugrack_host::extension::CACHE_FILE);
+    let text = fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains(" :root-module "))
+            .count(),
+        1,
+        "one passed root check, the refused one is not kept:\n{text}"
+    );
+
+    let (_second, cached) = load();
+    assert!(cached, "the restart skips the showcase's check");
+
+    // Without the file, the next manager checks again.
+    fs::remove_file(&file).unwrap();
+    let (_third, cached) = load();
+    assert!(!cached);
 }

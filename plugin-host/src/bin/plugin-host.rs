@@ -257,6 +257,16 @@ fn report_json(report: &PluginReport) -> serde_json::Value {
         "messages": report.messages,
         "skipped": match &report.status { plugrack_host::PluginStatus::Skipped { reason } => Some(reason), _ => None },
         "load_time_ms": report.load_time.map(|d| d.as_secs_f64() * 1000.0),
+        "load_phases_ms": report.load_phases.map(|p| {
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+            serde_json::json!({
+                "checks": ms(p.checks),
+                "open": ms(p.open),
+                "layout_check": ms(p.layout_check),
+                "on_load": ms(p.on_load),
+                "extensions": ms(p.extensions),
+            })
+        }),
         "metrics": report.metrics,
         "extensions": report.extensions,
         "isolation": report.isolation,

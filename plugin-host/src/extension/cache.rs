@@ -1,6 +1,7 @@
-//! Remembers which extension layouts were found compatible, by library content, so that a
-//! reload of an unchanged file, the same file under another name, or (with a cache folder)
-//! a restart does not pay abi_stable's layout check again.
+//! Remembers which extension layouts, and which root modules (under the id
+//! [`ROOT_MODULE`]), were found compatible, by library content, so that a reload of an
+//! unchanged file, the same file under another name, or (with a cache folder) a restart does
+//! not pay abi_stable's layout check again.
 //!
 //! A key names both sides of a check: the plugin's side by the xxh3-128 hash of the library's
 //! bytes plus the extension's id and version (one library holds one layout per id and
@@ -14,7 +15,8 @@
 //! objects only travel from a plugin to the host, which reads them through its own layout.
 //!
 //! The file (`layout-checks.v1` in the configured cache folder) is a few text lines, written
-//! atomically; anyone may delete it. It is as trusted as the plugins folder: an entry makes
+//! atomically once per load, reload or folder load that learned something (not once per
+//! check: a folder of a hundred new plugins is one write); anyone may delete it. It is as trusted as the plugins folder: an entry makes
 //! the host skip a safety check for that library content.
 
 use std::{
@@ -30,6 +32,10 @@ use crate::services::write_atomically;
 pub(crate) fn library_hash(bytes: &[u8]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(bytes)
 }
+
+/// The id the root module's check is kept under: no extension id can be it (ids have no
+/// `:`).
+pub(crate) const ROOT_MODULE: &str = ":root-module";
 
 /// The name of the cache file inside the cache folder.
 pub const CACHE_FILE: &str = "layout-checks.v1";
@@ -63,6 +69,8 @@ pub(crate) struct LayoutCache {
 #[derive(Default)]
 struct State {
     loaded_file: bool,
+    /// Entries learned since the file was last written.
+    dirty: bool,
     known: HashSet<Key>,
     /// Entries in the order they were learned, for the file.
     order: Vec<Key>,
@@ -105,7 +113,7 @@ impl LayoutCache {
         self.lock().known.contains(&key)
     }
 
-    /// Records a passed check (and writes the file, when there is one).
+    /// Records a passed check, in memory until [`Self::flush`].
     pub fn insert(&self, library: u128, id: &str, plugin_version: &str, host_version: &str) {
         let key = Key {
             library,
@@ -125,10 +133,19 @@ impl LayoutCache {
                 state.known.remove(&key);
             }
         }
+        state.dirty = true;
+    }
+
+    /// Writes the file, when there is one and something was learned since it was written.
+    pub fn flush(&self) {
+        let mut state = self.lock();
+        if !std::mem::take(&mut state.dirty) {
+            return;
+        }
         if let Some(file) = &self.file {
             let host = host_identity();
             let mut text = String::from(
-                "# plugrack-host: extension layouts found compatible (host, library, id, plugin version, host version); safe to delete\n",
+                "# plugrack-host: layouts found compatible (host, library, extension id or :root-module, plugin version, host version); safe to delete\n",
             );
             for key in &state.order {
                 text.push_str(&key.line(host));
@@ -138,6 +155,12 @@ impl LayoutCache {
                 log::warn!(target: "plugrack_host", "cannot write the layout-check cache {}: {e}", file.display());
             }
         }
+    }
+}
+
+impl Drop for LayoutCache {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
@@ -213,6 +236,10 @@ mod tests {
             !cache.contains(8, "a.b", "1.0.0", "1.1.0"),
             "another library"
         );
+        let file = dir.path().join(CACHE_FILE);
+        assert!(!file.exists(), "written once per load, by flush");
+        cache.flush();
+        assert!(file.exists());
 
         let again = LayoutCache::new(Some(dir.path().to_owned()));
         assert!(
@@ -221,7 +248,6 @@ mod tests {
         );
 
         // An entry written by another host build is ignored.
-        let file = dir.path().join(CACHE_FILE);
         let text = fs::read_to_string(&file).unwrap();
         let foreign = text.replace(&format!("{:032x}", host_identity()), &"0".repeat(32));
         fs::write(&file, foreign).unwrap();

@@ -62,7 +62,9 @@ impl PluginManager {
             None => return self.load_path(source, Origin::External),
         };
         let old_id = old.info.id.clone();
-        match self.open(source, Some(&old_id)) {
+        let opened = self.open(source, Some(&old_id));
+        self.layout_cache.flush();
+        match opened {
             Ok(new) => {
                 let new_id = new.info.id.clone();
                 {

@@ -31,7 +31,7 @@ use crate::{
     extension::{LayoutCache, LoadedExtension},
     logfile::PluginLog,
     metrics::Metrics,
-    report::{PluginInfo, PluginReport, PluginStatus},
+    report::{LoadPhases, PluginInfo, PluginReport, PluginStatus},
     runner::{Health, Runner},
     services::{Shared, Storage},
     stamp::{self, Stamp},
@@ -65,6 +65,7 @@ pub(crate) struct Loaded {
     metrics: Arc<Metrics>,
     log: Arc<PluginLog>,
     load_time: Duration,
+    load_phases: LoadPhases,
     loaded_at: SystemTime,
     /// The host-defined extension points it implements, checked and created after `on_load`.
     extensions: Vec<LoadedExtension>,
@@ -210,7 +211,15 @@ impl PluginManager {
         self.load_folder(dir, Origin::External)
     }
 
+    /// [`Self::load_folder_entries`], then the layout-check cache's file written once for
+    /// the whole folder.
     fn load_folder(&self, dir: &Path, origin: Origin) -> Vec<PluginReport> {
+        let reports = self.load_folder_entries(dir, origin);
+        self.layout_cache.flush();
+        reports
+    }
+
+    fn load_folder_entries(&self, dir: &Path, origin: Origin) -> Vec<PluginReport> {
         let found = match discovery::scan(dir) {
             Ok(found) => found,
             Err(e) => {
@@ -302,7 +311,9 @@ impl PluginManager {
     }
 
     fn load_path(&self, path: &Path, origin: Origin) -> PluginReport {
-        self.load_found(Found::Candidate(path.to_owned()), None, origin)
+        let report = self.load_found(Found::Candidate(path.to_owned()), None, origin);
+        self.layout_cache.flush();
+        report
     }
 
     /// Records the outcome of loading `path` (stamped `tried` before it was read) as its
@@ -396,6 +407,7 @@ impl PluginManager {
             status,
             messages,
             load_time: loaded.map(|l| l.load_time),
+            load_phases: loaded.map(|l| l.load_phases),
             loaded_at: loaded.map(|l| l.loaded_at),
             extensions: loaded
                 .map(|l| l.extensions.iter().map(|e| e.report.clone()).collect())
@@ -469,7 +481,9 @@ impl PluginManager {
     }
 
     pub(crate) fn load_new(&self, path: &Path, origin: Origin) -> PluginReport {
-        self.load_found(discovery::classify(path.to_owned()), None, origin)
+        let report = self.load_found(discovery::classify(path.to_owned()), None, origin);
+        self.layout_cache.flush();
+        report
     }
 }
 

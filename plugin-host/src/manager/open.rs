@@ -21,6 +21,7 @@ use crate::{
     loader::HostFacts,
     logfile::{self, PluginLog},
     precheck,
+    report::LoadPhases,
     runner::{self, Failure, OpenContext, PrivateCopy},
     services::BoundServices,
 };
@@ -33,6 +34,11 @@ pub(super) struct Prechecked {
     generation: u64,
     /// How long the checks took (a part of the load's time).
     took: Duration,
+    /// The library content's hash, the layout-check cache's name for it, when the cache can
+    /// serve: with a cache folder (a restart), or for a plugin that may offer this host an
+    /// extension (the same content under another name). Taken with the checks, on their
+    /// thread; hashing maps every page of the file, which costs about what a `dlopen` does.
+    library_hash: Option<u128>,
 }
 
 impl PluginManager {
@@ -69,10 +75,20 @@ impl PluginManager {
             _ => precheck::Take::CopyTo(&name_copy),
         };
         let checked = precheck::check(path, &self.config, take)?;
+        // Only a plugin that may offer this host an extension needs it (the section lists
+        // every extension the library has, checked against its root module after loading).
+        let may_extend = !self.config.extension_points.is_empty()
+            && checked
+                .section
+                .as_ref()
+                .is_none_or(|s| !s.extensions.is_empty());
+        let library_hash = (self.config.cache_dir.is_some() || may_extend)
+            .then(|| extension::library_hash(&checked.bytes));
         Ok(Prechecked {
             checked,
             generation,
             took: started.elapsed(),
+            library_hash,
         })
     }
 
@@ -88,6 +104,7 @@ impl PluginManager {
             checked,
             generation,
             took,
+            library_hash,
         } = prechecked;
         let precheck::Checked {
             library,
@@ -160,22 +177,26 @@ impl PluginManager {
             Some(copy) => (copy, generation),
             None => self.write_copy(path, &library, &bytes, &bundled)?,
         };
-        let mut opened = self.open_copy(path, copy, generation, known_id.as_deref(), &isolation)?;
+        let opening = Instant::now();
+        let mut opened = self.open_copy(
+            path,
+            copy,
+            generation,
+            known_id.as_deref(),
+            &isolation,
+            library_hash,
+        )?;
         if probing {
             let wanted = self.config.isolation_for(&opened.info.id).clone();
             if wanted != isolation {
                 let id = opened.info.id.clone();
                 drop(opened);
                 let (copy, generation) = self.write_copy(path, &library, &bytes, &bundled)?;
-                opened = self.open_copy(path, copy, generation, Some(&id), &wanted)?;
+                opened =
+                    self.open_copy(path, copy, generation, Some(&id), &wanted, library_hash)?;
             }
         }
-        // Names this content in the extension layout-check cache; only a plugin that may
-        // offer this host an extension needs it (the section lists every extension the
-        // library has, checked against its root module below).
-        let may_extend = !self.config.extension_points.is_empty()
-            && section.as_ref().is_none_or(|s| !s.extensions.is_empty());
-        let library_hash = may_extend.then(|| extension::library_hash(&bytes));
+        let open_time = opening.elapsed();
         drop(bytes);
         drop(bundled);
         let id = opened.info.id.clone();
@@ -228,6 +249,7 @@ impl PluginManager {
         })?;
         let log = Arc::new(log);
         let services = BoundServices::new(&id, None, Arc::clone(&self.shared), Arc::clone(&log));
+        let starting = Instant::now();
         match opened.runner.start(services, self.config.lifecycle_timeout) {
             Err(Failure::TimedOut) => {
                 return Err(with_id(Refusal::OnLoadTimedOut {
@@ -260,6 +282,8 @@ impl PluginManager {
             }
             Ok(()) => {}
         }
+        let on_load = starting.elapsed();
+        let extending = Instant::now();
         // Extensions are checked and created only now: the library is open (abi_stable's
         // globals are set up, so layout checks are sound) and the plugin has loaded.
         let extensions = match opened.runner.module() {
@@ -277,8 +301,17 @@ impl PluginManager {
                 &self.config.extension_points,
             ),
         };
+        let load_phases = LoadPhases {
+            checks: took,
+            open: open_time.saturating_sub(opened.check_time),
+            layout_check: opened.check_time,
+            on_load,
+            extensions: extending.elapsed(),
+            layout_cached: opened.layout_cached,
+        };
         Ok(Arc::new(Loaded {
             extensions,
+            load_phases,
             runner: opened.runner,
             info: opened.info,
             instances: Mutex::default(),
@@ -355,6 +388,7 @@ impl PluginManager {
         generation: u64,
         id: Option<&str>,
         isolation: &Isolation,
+        library_hash: Option<u128>,
     ) -> Result<runner::Opened, Box<LoadError>> {
         // A worker may write one folder: its own under the storage folder when both are
         // known (apart from the plugin's storage files, which the host writes), else a
@@ -366,6 +400,7 @@ impl PluginManager {
         let context = OpenContext {
             host: HostFacts {
                 host_version: &self.config.host_version,
+                layout_cache: library_hash.map(|hash| (&self.layout_cache, hash)),
             },
             subscribers: Arc::clone(&self.subscribers),
             worker_program: self.config.worker_program.as_deref(),

@@ -35,6 +35,8 @@ pub(crate) fn open(
         }),
         info: opened.info,
         listed_extensions: Vec::new(),
+        check_time: opened.check_time,
+        layout_cached: opened.layout_cached,
     })
 }
 

@@ -116,6 +116,11 @@ pub(crate) struct Opened {
     /// The extensions a plugin elsewhere lists, as (id, version); in process the host reads
     /// them from the root module itself.
     pub listed_extensions: Vec<(String, String)>,
+    /// How long the checks after `dlopen` took (layout, version, descriptor); zero for a
+    /// worker, whose checks are part of its opening as seen from here.
+    pub check_time: Duration,
+    /// Whether the root module's layout check was answered by the cache.
+    pub layout_cached: bool,
 }
 
 /// A private copy of a plugin file, removed when dropped: right after `dlopen` in process

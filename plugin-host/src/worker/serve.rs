@@ -148,6 +148,7 @@ fn handshake(socket: &OwnedFd) -> Option<Server> {
         &hello.shown_path,
         &HostFacts {
             host_version: &host_version,
+            layout_cache: None,
         },
     );
     match opened {

@@ -131,6 +131,8 @@ pub(crate) fn open(
                 }),
                 info,
                 listed_extensions: extensions,
+                check_time: Duration::ZERO,
+                layout_cached: false,
             })
         }
         Ready::Refused(failure) => Err(Box::new(convert::load_error_from_wire(failure, path))),
