@@ -38,6 +38,18 @@ fn write_copies(template: &[u8], offsets: &[usize], dir: &Path, count: usize, fi
     }
 }
 
+/// The baseline: a bare `dlopen` of every file in `dir`, in file-name order, left mapped.
+fn bare_dlopen(dir: &Path) {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in &entries {
+        std::mem::forget(RawLibrary::load_at(path).expect("dlopen"));
+    }
+}
+
 /// CPU time of the whole process (every thread: the lifecycle workers run `on_load`).
 fn process_cpu() -> Duration {
     let mut t = libc::timespec {
@@ -177,14 +189,7 @@ fn main() {
             phases[5] = loads.saturating_sub(phases[..5].iter().sum());
 
             let (started, cpu) = (Instant::now(), process_cpu());
-            let mut entries: Vec<_> = fs::read_dir(bare.path())
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .collect();
-            entries.sort();
-            for path in &entries {
-                std::mem::forget(RawLibrary::load_at(path).expect("dlopen"));
-            }
+            bare_dlopen(bare.path());
             let (bare_all, bare_cpu) = (started.elapsed(), process_cpu() - cpu);
             let per_plugin = |d: Duration| d.as_secs_f64() * 1000.0 / count as f64;
             let (per, bare_per) = (per_plugin(load_all), per_plugin(bare_all));
@@ -272,14 +277,7 @@ fn main() {
     let bare = tempfile::tempdir().unwrap();
     write_copies(&template, &offsets, bare.path(), count, next_id);
     let started = Instant::now();
-    let mut entries: Vec<_> = fs::read_dir(bare.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in &entries {
-        std::mem::forget(RawLibrary::load_at(path).expect("dlopen"));
-    }
+    bare_dlopen(bare.path());
     let bare_per = started.elapsed().as_secs_f64() * 1000.0 / count as f64;
     println!("\nin place with a cache folder (HostConfig::cache_dir), {count} plugins:");
     println!(
