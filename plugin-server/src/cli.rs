@@ -146,8 +146,9 @@ pub enum ConfigError {
     },
 }
 
-/// The key id of the secret key at `path`, checked to be among `trusted` when any are given.
-fn check_sign_key(path: &std::path::Path, trusted: &[TrustedKey]) -> Result<String, ConfigError> {
+/// Checks that the secret key at `path` can sign, and that its key id is among `trusted` when
+/// any are given.
+fn check_sign_key(path: &std::path::Path, trusted: &[TrustedKey]) -> Result<(), ConfigError> {
     let bad = |reason: String, encrypted: bool| ConfigError::SignKey {
         path: path.to_owned(),
         reason,
@@ -183,7 +184,7 @@ fn check_sign_key(path: &std::path::Path, trusted: &[TrustedKey]) -> Result<Stri
                 .join(", "),
         });
     }
-    Ok(id)
+    Ok(())
 }
 
 impl Args {

@@ -12,7 +12,9 @@ use std::{
 
 use reqwest::Method;
 
-use crate::support::{client, deploy_file, example_plugins, json, EventStream, TestServer};
+use crate::support::{
+    assert_start_refused, client, deploy_file, example_plugins, json, EventStream, TestServer,
+};
 
 #[test]
 fn a_deployed_plugin_appears_a_replaced_one_reloads_a_removed_one_disappears() {
@@ -415,23 +417,10 @@ fn a_trusted_key_that_cannot_be_used_stops_the_start_with_exit_2() {
             format!("`{}` is not a minisign public key", not_a_key.display()),
         ),
     ] {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_plugin-server"))
-            .arg("--plugins-dir")
-            .arg(root.path().join("plugins"))
-            .arg("--data-dir")
-            .arg(root.path().join("data"))
-            .args(["--listen", "127.0.0.1:0", "--trusted-key"])
-            .arg(key)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
-        assert!(
-            stderr.contains(&expected),
-            "expected `{expected}` in: {stderr}"
+        assert_start_refused(
+            root.path(),
+            &["--trusted-key".as_ref(), key.as_os_str()],
+            &expected,
         );
-        assert!(output.stdout.is_empty(), "it never listened");
-        assert!(!root.path().join("data").exists(), "nothing was created");
     }
 }

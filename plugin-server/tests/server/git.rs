@@ -14,7 +14,9 @@ use std::{
 
 use reqwest::Method;
 
-use crate::support::{json, manifest_schema, refused, snapshot, SigningKey, TestServer};
+use crate::support::{
+    assert_start_refused, json, manifest_schema, refused, snapshot, SigningKey, TestServer,
+};
 
 const ID: &str = "org.example.served-from-git";
 
@@ -301,26 +303,18 @@ fn a_git_sign_key_that_cannot_serve_stops_the_start_with_exit_2() {
             ),
         ),
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_plugin-server"))
-            .arg("--plugins-dir")
-            .arg(root.path().join("plugins"))
-            .arg("--data-dir")
-            .arg(root.path().join("data"))
-            .args(["--listen", "127.0.0.1:0", "--git-builds", "--trusted-key"])
-            .arg(&trusted.public_file)
-            .arg("--git-sign-key")
-            .arg(key)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
-        assert!(
-            stderr.contains(&expected),
-            "expected `{expected}` in: {stderr}"
+        let stderr = assert_start_refused(
+            root.path(),
+            &[
+                "--git-builds".as_ref(),
+                "--trusted-key".as_ref(),
+                trusted.public_file.as_os_str(),
+                "--git-sign-key".as_ref(),
+                key.as_os_str(),
+            ],
+            &expected,
         );
         assert!(stderr.contains("hint:"), "{stderr}");
-        assert!(!root.path().join("data").exists(), "nothing was created");
     }
 }
 

@@ -629,3 +629,28 @@ impl EventStream {
         seen
     }
 }
+
+/// Starts `plugin-server` over fresh folders under `root` with `extra` arguments, expecting it
+/// to refuse its command line: exit code 2, `expected` on stderr, nothing on stdout, no data
+/// folder created. Returns the stderr.
+pub fn assert_start_refused(root: &Path, extra: &[&std::ffi::OsStr], expected: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_plugin-server"))
+        .arg("--plugins-dir")
+        .arg(root.join("plugins"))
+        .arg("--data-dir")
+        .arg(root.join("data"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected `{expected}` in: {stderr}"
+    );
+    assert!(output.stdout.is_empty(), "it never listened");
+    assert!(!root.join("data").exists(), "nothing was created");
+    stderr.into_owned()
+}
