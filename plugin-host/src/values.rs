@@ -194,9 +194,12 @@ pub(crate) fn values_from_abi(values: RawValues) -> Values {
     if values.is_empty() {
         return Values::new();
     }
-    values
-        .into_rvec()
-        .into_iter()
-        .map(|kv| (kv.key.into_string(), kv.value))
-        .collect()
+    // Inserted one by one: `collect` into a map gathers, sorts and dedups a `Vec` first,
+    // which costs more than the few inserts of a call's answer (plugrack-sdk builds its
+    // input the same way). The last of two equal keys wins, as with `collect`.
+    let mut map = Values::new();
+    for kv in values.into_rvec() {
+        map.insert(kv.key.into_string(), kv.value);
+    }
+    map
 }

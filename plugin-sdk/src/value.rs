@@ -146,15 +146,85 @@ pub(crate) fn values_from_abi(values: RSlice<'_, KeyValue>) -> crate::Result<Val
     values_from_abi_slow(values)
 }
 
+// Each value is read from the host's slice by reference (one allocation per string or
+// byte string; cloning the boundary's value first and converting that made two), and the map
+// is built by inserting: `collect` into a `BTreeMap` gathers a `Vec`, sorts and dedups it and
+// builds the tree in bulk, which costs more than the few inserts a call's input needs. The
+// last of two equal keys wins, as with `collect`.
 #[inline(never)]
 fn values_from_abi_slow(values: RSlice<'_, KeyValue>) -> crate::Result<Values> {
-    values
-        .iter()
-        .map(|kv| {
-            Ok((
-                kv.key.as_str().to_owned(),
-                Value::try_from(kv.value.clone())?,
-            ))
-        })
-        .collect()
+    let mut map = Values::new();
+    for kv in values.iter() {
+        map.insert(kv.key.as_str().to_owned(), value_from_abi(&kv.value)?);
+    }
+    Ok(map)
+}
+
+/// [`Value`]'s `TryFrom<plugrack_api::Value>`, from a borrowed value.
+fn value_from_abi(value: &plugrack_api::Value) -> crate::Result<Value> {
+    use plugrack_api::Value as V;
+    Ok(match value {
+        V::Null => Value::Null,
+        V::Bool(b) => Value::Bool(*b),
+        V::Int(i) => Value::Int(*i),
+        V::Float(f) => Value::Float(*f),
+        V::Str(s) => Value::Str(s.as_str().to_owned()),
+        V::Bytes(b) => Value::Bytes(b.as_slice().to_vec()),
+        V::Json(j) => Value::Json(serde_json::from_str(j)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(key: &str, value: plugrack_api::Value) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value,
+        }
+    }
+
+    #[test]
+    fn a_call_input_converts_every_kind_of_value_and_keeps_the_last_of_equal_keys() {
+        use plugrack_api::Value as V;
+        let input = [
+            kv("null", V::Null),
+            kv("bool", V::Bool(true)),
+            kv("int", V::Int(-7)),
+            kv("float", V::Float(0.5)),
+            kv("str", V::Str("first".into())),
+            kv("bytes", V::Bytes(vec![0, 1, 255].into())),
+            kv("json", V::Json(r#"{"a":[1,2]}"#.into())),
+            kv("str", V::Str("last".into())),
+        ];
+        let values = values_from_abi(input.as_slice().into()).unwrap();
+        let expected: Values = [
+            ("null", Value::Null),
+            ("bool", Value::Bool(true)),
+            ("int", Value::Int(-7)),
+            ("float", Value::Float(0.5)),
+            ("str", Value::Str("last".into())),
+            ("bytes", Value::Bytes(vec![0, 1, 255])),
+            ("json", Value::Json(serde_json::json!({"a": [1, 2]}))),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(values, expected);
+        // The borrowed conversion answers what the owned one does.
+        for kv in &input[..7] {
+            assert_eq!(
+                value_from_abi(&kv.value).unwrap(),
+                Value::try_from(kv.value.clone()).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_call_input_with_json_that_does_not_parse_is_an_invalid_input_error() {
+        let input = [kv("json", plugrack_api::Value::Json("{not json".into()))];
+        let error = values_from_abi(input.as_slice().into()).unwrap_err();
+        assert_eq!(error.kind(), plugrack_api::ErrorKind::INVALID_INPUT);
+    }
 }
