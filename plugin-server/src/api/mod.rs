@@ -2,6 +2,7 @@
 //! under `/plugin`, and the page at `/`. One module per resource; the router is assembled
 //! here.
 
+mod drain;
 pub mod messages;
 pub mod plugins;
 pub mod system;
@@ -34,7 +35,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/events", get(messages::events))
         .route(
             "/plugins",
-            get(plugins::list).post(plugins::upload).layer(upload_limit),
+            get(plugins::list)
+                .post(plugins::upload)
+                .layer(upload_limit)
+                .layer(axum::middleware::from_fn(drain::drain_refused_body)),
         )
         .route("/plugins/install", post(plugins::install_url))
         .route("/plugins/{id}", get(plugins::get).delete(plugins::remove))
