@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use axum::{
     extract::DefaultBodyLimit,
+    handler::Handler,
     routing::{any, get, post},
     Router,
 };
@@ -36,9 +37,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/plugins",
             get(plugins::list)
-                .post(plugins::upload)
-                .layer(upload_limit)
-                .layer(axum::middleware::from_fn(drain::drain_refused_body)),
+                .post(plugins::upload.layer(axum::middleware::from_fn(drain::drain_refused_body)))
+                .layer(upload_limit),
         )
         .route("/plugins/install", post(plugins::install_url))
         .route("/plugins/{id}", get(plugins::get).delete(plugins::remove))
