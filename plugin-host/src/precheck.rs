@@ -42,6 +42,7 @@ use crate::{
     config::HostConfig,
     discovery,
     error::{LoadError, Refusal},
+    extension::FileIdentity,
     manifest::Manifest,
     needed::{self, Needed, Source},
     preflight::{self, ElfFacts},
@@ -171,6 +172,9 @@ impl Deref for LibraryBytes {
 pub(crate) struct Checked {
     pub library: PathBuf,
     pub bytes: LibraryBytes,
+    /// The library file's identity as it was taken (what the layout-check cache remembers
+    /// its hash by).
+    pub identity: FileIdentity,
     pub facts: ElfFacts,
     pub manifest: Option<Manifest>,
     pub section: Option<Section>,
@@ -187,7 +191,7 @@ pub(crate) fn check(
 ) -> Result<Checked, Box<LoadError>> {
     let fail = |refusal: Refusal| Box::new(LoadError::new(path, refusal));
     let policy = config.trust_policy();
-    let (library, bytes, manifest, signer) = if path.is_dir() {
+    let (library, bytes, identity, manifest, signer) = if path.is_dir() {
         let snapshot = folder_snapshot(path, &take).map_err(fail)?;
         let signer = policy
             .check(
@@ -197,16 +201,16 @@ pub(crate) fn check(
             .map_err(|e| fail(Refusal::Trust(e)))?;
         let (library, manifest) =
             discovery::library_of(path, snapshot.folder.manifest).map_err(fail)?;
-        let bytes = snapshot.library.map_err(fail)?;
-        (library, bytes, Some(manifest), signer)
+        let (bytes, identity) = snapshot.library.map_err(fail)?;
+        (library, bytes, identity, Some(manifest), signer)
     } else {
         let file = fs::File::open(path).map_err(|e| {
             fail(Refusal::Unreadable {
                 reason: e.to_string(),
             })
         })?;
-        let bytes = take_whole(file, path, &take).map_err(fail)?;
-        (path.to_owned(), bytes, None, None)
+        let (bytes, identity) = take_whole(file, path, &take).map_err(fail)?;
+        (path.to_owned(), bytes, identity, None, None)
     };
     let (facts, section) = preflight::inspect_with_section(&bytes).map_err(fail)?;
     let with_id = |refusal: Refusal, id: &str| Box::new(LoadError::new(path, refusal).with_id(id));
@@ -271,6 +275,7 @@ pub(crate) fn check(
     Ok(Checked {
         library,
         bytes,
+        identity,
         facts,
         manifest,
         section,
@@ -327,7 +332,7 @@ fn is_below(path: &Path) -> bool {
 /// same folder.
 struct Snapshot {
     folder: discovery::Folder,
-    library: Result<LibraryBytes, Refusal>,
+    library: Result<(LibraryBytes, FileIdentity), Refusal>,
 }
 
 /// Reads a plugin folder's files through one handle on the folder, so that a deploy that swaps
@@ -383,30 +388,35 @@ fn try_snapshot(folder: &Path, take: &Take<'_>) -> std::io::Result<Snapshot> {
     })
 }
 
-/// Takes the open library file `file` (at `library`) whole, as `take` says.
-fn take_whole(file: fs::File, library: &Path, take: &Take<'_>) -> Result<LibraryBytes, Refusal> {
-    match take {
-        Take::Read => read_whole(file).map(LibraryBytes::Read),
-        Take::CopyTo(name) => copy_whole(file, name(library)),
-        Take::InPlace { name, allowed } => {
-            let before = before_taking(&file)?;
-            if !allowed(&before) {
-                return copy_whole(file, name(library));
-            }
-            match map_in_place(&file, name(library)) {
-                Ok((map, link)) => Ok(LibraryBytes::InPlace {
-                    map,
-                    link: Some(link),
-                    file,
-                }),
-                // No `/proc` (or no map): a copy works everywhere.
-                Err(e) => {
-                    log::debug!(target: "plugrack_host", "loading a copy of {}: {e}", library.display());
-                    copy_whole(file, name(library))
-                }
-            }
+/// Takes the open library file `file` (at `library`) whole, as `take` says; with the bytes,
+/// the file's identity before they were taken (a copy or a read also checks that the file
+/// did not change meanwhile).
+fn take_whole(
+    file: fs::File,
+    library: &Path,
+    take: &Take<'_>,
+) -> Result<(LibraryBytes, FileIdentity), Refusal> {
+    let before = before_taking(&file)?;
+    let bytes = match take {
+        Take::Read => read_taken(file, &before).map(LibraryBytes::Read)?,
+        Take::CopyTo(name) => copy_whole(file, &before, name(library))?,
+        Take::InPlace { name, allowed } if !allowed(&before) => {
+            copy_whole(file, &before, name(library))?
         }
-    }
+        Take::InPlace { name, .. } => match map_in_place(&file, name(library)) {
+            Ok((map, link)) => LibraryBytes::InPlace {
+                map,
+                link: Some(link),
+                file,
+            },
+            // No `/proc` (or no map): a copy works everywhere.
+            Err(e) => {
+                log::debug!(target: "plugrack_host", "loading a copy of {}: {e}", library.display());
+                copy_whole(file, &before, name(library))?
+            }
+        },
+    };
+    Ok((bytes, FileIdentity::of(&before)))
 }
 
 /// Maps the open file read-only where it is and links the private name `link` to it.
@@ -456,11 +466,16 @@ fn unchanged(file: &fs::File, before: &fs::Metadata, taken: u64) -> Result<(), R
 }
 
 /// Reads an open file whole, refusing one that changes while it is read.
-fn read_whole(mut file: fs::File) -> Result<Vec<u8>, Refusal> {
+fn read_whole(file: fs::File) -> Result<Vec<u8>, Refusal> {
     let before = before_taking(&file)?;
+    read_taken(file, &before)
+}
+
+/// [`read_whole`] for a file whose metadata `before` was taken.
+fn read_taken(mut file: fs::File, before: &fs::Metadata) -> Result<Vec<u8>, Refusal> {
     let mut bytes = Vec::with_capacity(before.len() as usize);
     file.read_to_end(&mut bytes).map_err(unreadable)?;
-    unchanged(&file, &before, bytes.len() as u64)?;
+    unchanged(&file, before, bytes.len() as u64)?;
     Ok(bytes)
 }
 
@@ -472,8 +487,11 @@ fn read_whole(mut file: fs::File) -> Result<Vec<u8>, Refusal> {
 /// process twice; a file-to-file copy stays in the kernel (`copy_file_range`, else
 /// `sendfile`), and the checks touch only the pages they read (headers, the section, the root
 /// symbol), from the copy that is then loaded.
-fn copy_whole(mut file: fs::File, to: PathBuf) -> Result<LibraryBytes, Refusal> {
-    let before = before_taking(&file)?;
+fn copy_whole(
+    mut file: fs::File,
+    before: &fs::Metadata,
+    to: PathBuf,
+) -> Result<LibraryBytes, Refusal> {
     let cannot_copy = |e: std::io::Error, to: &Path| Refusal::Unreadable {
         reason: format!("cannot copy it to {}: {e}", to.display()),
     };
@@ -486,7 +504,7 @@ fn copy_whole(mut file: fs::File, to: PathBuf) -> Result<LibraryBytes, Refusal> 
     // From here on an error removes the copy.
     let copy = PrivateCopy(to);
     let copied = std::io::copy(&mut file, &mut out).map_err(|e| cannot_copy(e, &copy.0))?;
-    unchanged(&file, &before, copied)?;
+    unchanged(&file, before, copied)?;
     // SAFETY: the copy is the manager's own file in its private folder, written above and
     // never written again, so the map's bytes cannot change or shrink under it.
     let map = unsafe { memmap2::Mmap::map(&out) }.map_err(|e| cannot_copy(e, &copy.0))?;
@@ -641,13 +659,20 @@ mod tests {
         assert_eq!(read_whole(open(dir.path())), Err(Refusal::NotAFile));
     }
 
+    /// The library at `from`, taken by a copy to `to`.
+    fn copy_to(from: &Path, to: &Path) -> Result<LibraryBytes, Refusal> {
+        let name = |_: &Path| to.to_owned();
+        take_whole(fs::File::open(from).unwrap(), from, &Take::CopyTo(&name))
+            .map(|(bytes, _)| bytes)
+    }
+
     #[test]
     fn a_copied_file_is_mapped_whole_and_its_copy_removed_when_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let (file, to) = (dir.path().join("x.so"), dir.path().join("copy-x.so"));
         let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         fs::write(&file, &content).unwrap();
-        let mut taken = copy_whole(fs::File::open(&file).unwrap(), to.clone()).unwrap();
+        let mut taken = copy_to(&file, &to).unwrap();
         assert_eq!(&*taken, &content[..]);
         assert_eq!(fs::read(&to).unwrap(), content);
         let copy = taken.take_copy().expect("the copy's name");
@@ -657,13 +682,10 @@ mod tests {
         assert_eq!(&*taken, &content[..], "the map keeps the data");
 
         // A copy that cannot be written is refused and leaves nothing behind.
-        let refusal = copy_whole(
-            fs::File::open(&file).unwrap(),
-            dir.path().join("no/such/dir"),
-        );
+        let refusal = copy_to(&file, &dir.path().join("no/such/dir"));
         assert!(matches!(refusal, Err(Refusal::Unreadable { .. })));
         fs::write(&file, b"").unwrap();
-        let empty = copy_whole(fs::File::open(&file).unwrap(), to.clone());
+        let empty = copy_to(&file, &to);
         assert!(matches!(empty, Err(Refusal::Empty)));
         assert!(!to.exists());
     }

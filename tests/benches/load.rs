@@ -71,7 +71,67 @@ fn rss_kib() -> u64 {
     pages * 4
 }
 
+/// A host start in a process of its own (set by the parent for its restart rows): the
+/// plugins folder, the cache folder, and a folder of fresh copies for the bare `dlopen`.
+const START_PLUGINS: &str = "PLUGIN_BENCH_START_PLUGINS";
+const START_CACHE: &str = "PLUGIN_BENCH_START_CACHE";
+const START_BARE: &str = "PLUGIN_BENCH_START_BARE";
+
+/// One start: the bare `dlopen` of the fresh copies, then a manager with the cache folder (none
+/// when it is empty) loading the plugins in place; prints `start <load ns> <layout check ns> <root cached>
+/// <bare dlopen ns>`.
+fn start_in_this_process(plugins: &Path) {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map(std::path::PathBuf::from)
+            .unwrap()
+    };
+    let started = Instant::now();
+    bare_dlopen(&var(START_BARE));
+    let bare = started.elapsed();
+    let mut config = HostConfig::new("1.0.0".parse().unwrap()).load_from(LoadFrom::InPlace);
+    let cache = var(START_CACHE);
+    if !cache.as_os_str().is_empty() {
+        config = config.cache_dir(cache);
+    }
+    let manager = PluginManager::new(config);
+    let started = Instant::now();
+    let reports = manager.load_dir(plugins);
+    let elapsed = started.elapsed();
+    assert!(
+        reports.iter().all(|r| r.status == PluginStatus::Active),
+        "{:?}",
+        reports
+            .iter()
+            .find_map(|r| r.error().map(ToString::to_string))
+    );
+    let cached = reports
+        .iter()
+        .filter(|r| r.load_phases.is_some_and(|p| p.layout_cached))
+        .count();
+    let sum = |phase: fn(&plugrack_host::LoadPhases) -> Duration| -> u128 {
+        reports
+            .iter()
+            .filter_map(|r| r.load_phases.as_ref().map(phase))
+            .sum::<Duration>()
+            .as_nanos()
+    };
+    println!(
+        "start {} {} {cached} {} {} {} {}",
+        elapsed.as_nanos(),
+        sum(|p| p.layout_check),
+        bare.as_nanos(),
+        sum(|p| p.checks),
+        sum(|p| p.open),
+        sum(|p| p.on_load),
+    );
+}
+
 fn main() {
+    if let Some(plugins) = std::env::var_os(START_PLUGINS) {
+        start_in_this_process(Path::new(&plugins));
+        return;
+    }
     let library = plugin_tests::bench_plugin_for_benchmarks();
     let template = fs::read(&library).unwrap();
     let offsets: Vec<usize> = template
@@ -244,44 +304,64 @@ fn main() {
         }
     }
 
-    // A restart with a cache folder: the second manager loads byte-identical copies (the
-    // same content, other files) and skips the root layout checks the first one ran.
+    // A start without a cache folder, then a start and a restart with one, each in a process
+    // of its own as a real restart is: the same plugin files every time, the restart finding the root layout
+    // checks (by the library's hash) and the hashes (by the file's identity) the first start
+    // wrote. The files are left to settle first, as installed plugins have: the cache does not
+    // trust the times of a file changed within the last two seconds.
     let count = if cfg!(debug_assertions) { 10 } else { 100 };
     let cache = tempfile::tempdir().unwrap();
-    let mut per_start = Vec::new();
-    for start in ["first start", "restart"] {
-        let plugins = tempfile::tempdir().unwrap();
-        write_copies(&template, &offsets, plugins.path(), count, next_id);
-        let manager = PluginManager::new(
-            HostConfig::new("1.0.0".parse().unwrap())
-                .load_from(LoadFrom::InPlace)
-                .cache_dir(cache.path()),
-        );
-        let started = Instant::now();
-        let reports = manager.load_dir(plugins.path());
-        let elapsed = started.elapsed();
-        let cached = reports
-            .iter()
-            .filter(|r| r.load_phases.is_some_and(|p| p.layout_cached))
-            .count();
-        assert!(reports.iter().all(|r| r.status == PluginStatus::Active));
-        let check: Duration = reports
-            .iter()
-            .filter_map(|r| r.load_phases)
-            .map(|p| p.layout_check)
-            .sum();
-        per_start.push((start, elapsed, check, cached));
-        std::mem::forget(plugins); // the libraries stay mapped; keep their files for profilers
-    }
+    let plugins = tempfile::tempdir().unwrap();
+    write_copies(&template, &offsets, plugins.path(), count, next_id);
     next_id += count;
-    let bare = tempfile::tempdir().unwrap();
-    write_copies(&template, &offsets, bare.path(), count, next_id);
-    let started = Instant::now();
-    bare_dlopen(bare.path());
-    let bare_per = started.elapsed().as_secs_f64() * 1000.0 / count as f64;
-    println!("\nin place with a cache folder (HostConfig::cache_dir), {count} plugins:");
+    let mut bares = Vec::new();
+    for _ in 0..3 {
+        let bare = tempfile::tempdir().unwrap();
+        write_copies(&template, &offsets, bare.path(), count, next_id);
+        next_id += count;
+        bares.push(bare);
+    }
+    std::thread::sleep(Duration::from_millis(2_200));
+    let mut per_start = Vec::new();
+    let starts = [
+        ("no cache folder", None),
+        ("first start", Some(cache.path())),
+        ("restart", Some(cache.path())),
+    ];
+    for ((start, cache), bare) in starts.into_iter().zip(&bares) {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("--bench")
+            .env(START_PLUGINS, plugins.path())
+            .env(START_CACHE, cache.unwrap_or(Path::new("")))
+            .env(START_BARE, bare.path())
+            .output()
+            .expect("run a start in a process of its own");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let line = stdout.lines().find_map(|l| l.strip_prefix("start "));
+        let Some(line) = line.filter(|_| output.status.success()) else {
+            panic!(
+                "the {start} failed: {}\n{stdout}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        let figures: Vec<u64> = line.split(' ').map(|f| f.parse().unwrap()).collect();
+        let [elapsed, check, cached, bare, checks, open, on_load] = figures[..] else {
+            panic!("unexpected start line: {line}");
+        };
+        let ns = Duration::from_nanos;
+        per_start.push((
+            start,
+            ns(elapsed),
+            ns(check),
+            cached,
+            ns(bare),
+            [ns(checks), ns(open), ns(check), ns(on_load)],
+        ));
+    }
+    println!("\nin place with a cache folder (HostConfig::cache_dir), {count} plugins, each start a new process:");
     println!(
-        "{:>12} {:>16} {:>18} {:>8} {:>20} {:>14}",
+        "{:>15} {:>16} {:>18} {:>8} {:>20} {:>14}",
         "start",
         "per plugin (ms)",
         "bare dlopen (ms)",
@@ -289,13 +369,24 @@ fn main() {
         "layout chk/plugin ms",
         "root cached"
     );
-    for (start, elapsed, check, cached) in per_start {
+    for (start, elapsed, check, cached, bare, _) in &per_start {
         let per = elapsed.as_secs_f64() * 1000.0 / count as f64;
+        let bare_per = bare.as_secs_f64() * 1000.0 / count as f64;
         println!(
-            "{start:>12} {per:>16.3} {bare_per:>18.3} {:>7.1}x {:>20.3} {cached:>10}/{count}",
+            "{start:>15} {per:>16.3} {bare_per:>18.3} {:>7.1}x {:>20.3} {cached:>10}/{count}",
             per / bare_per,
             check.as_secs_f64() * 1000.0 / count as f64
         );
+    }
+    println!("  where each start's time went, per plugin (ms; checks on their own thread):");
+    println!(
+        "{:>15} {:>12} {:>12} {:>12} {:>12}",
+        "start", "checks", "dlopen", "layout chk", "on_load"
+    );
+    for (start, _, _, _, _, phases) in &per_start {
+        let ms = |d: &Duration| format!("{:>12.3}", d.as_secs_f64() * 1000.0 / count as f64);
+        let phases: Vec<String> = phases.iter().map(ms).collect();
+        println!("{start:>15} {}", phases.join(" "));
     }
 
     // Reload latency and the memory each reload leaves mapped.

@@ -595,6 +595,47 @@ fn a_killed_hosts_private_folder_is_removed_by_the_next_manager() {
     );
 }
 
+/// A restart does not read a settled plugin file to hash it: the cache knows the file's hash
+/// by its identity (device, inode, size, times). Shown by giving the file's line another hash:
+/// the restart then looks the root check up under that hash, does not find it, and checks.
+/// A file changed since it was hashed has a new identity and is hashed again.
+#[test]
+fn a_restart_finds_a_settled_files_hash_by_its_identity() {
+    use std::os::unix::fs::MetadataExt;
+    let a = artifacts();
+    let plugins = plugin_dir(&[("showcase.so", &a.showcase)]);
+    let plugin = plugins.path().join("showcase.so");
+    // The cache takes a file's times as its content only once it has been left alone for
+    // two seconds.
+    thread::sleep(Duration::from_millis(2_100));
+    let cache = tempfile::tempdir().unwrap();
+    let file = cache.path().join(plugrack_host::extension::CACHE_FILE);
+    let start = || {
+        let manager = PluginManager::new(config().cache_dir(cache.path()));
+        let report = manager.load_dir(plugins.path()).remove(0);
+        assert_eq!(report.status, PluginStatus::Active, "{report:?}");
+        report.load_phases.unwrap().layout_cached
+    };
+    assert!(!start(), "the first start checks");
+    let text = fs::read_to_string(&file).unwrap();
+    let inode = fs::metadata(&plugin).unwrap().ino();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("file ") && l.split(' ').nth(2) == Some(&inode.to_string()))
+        .unwrap_or_else(|| panic!("no line for the plugin file:\n{text}"))
+        .to_owned();
+    assert!(start(), "the restart skips the check");
+
+    let hash = line.rsplit(' ').next().unwrap();
+    let other = format!("{:032x}", u128::from_str_radix(hash, 16).unwrap() ^ 1);
+    fs::write(&file, text.replace(&line, &line.replace(hash, &other))).unwrap();
+    assert!(!start(), "the hash came from the file's line, not from its bytes");
+
+    // Changed in place (same bytes, new times): hashed again, and its check is found.
+    fs::write(&plugin, fs::read(&plugin).unwrap()).unwrap();
+    assert!(start(), "a new identity is hashed: the content's check is known");
+}
+
 /// The root module's layout check is kept by library content: a second manager with the same
 /// cache folder (a restart) does not run it again for an unchanged plugin, and a refused
 /// layout is never kept, so it is refused again.

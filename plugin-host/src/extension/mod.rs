@@ -38,7 +38,7 @@ use plugrack_api::{
 use plugrack_extension::{check_version, ExtensionPoint, VersionMismatch};
 
 pub use cache::CACHE_FILE;
-pub(crate) use cache::{library_hash, LayoutCache, ROOT_MODULE};
+pub(crate) use cache::{FileIdentity, LayoutCache, ROOT_MODULE};
 pub use handle::Extension;
 pub(crate) use handle::ExtensionOwner;
 pub use status::{ExtensionError, ExtensionRefusal, ExtensionReport, ExtensionStatus, LayoutCheck};

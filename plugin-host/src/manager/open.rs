@@ -37,7 +37,9 @@ pub(super) struct Prechecked {
     /// The library content's hash, the layout-check cache's name for it, when the cache can
     /// serve: with a cache folder (a restart), or for a plugin that may offer this host an
     /// extension (the same content under another name). Taken with the checks, on their
-    /// thread; hashing maps every page of the file, which costs about what a `dlopen` does.
+    /// thread; hashing maps every page of the file, which costs about what a `dlopen` does,
+    /// so the cache remembers the hash by the file's identity (an unchanged file is not read
+    /// again).
     library_hash: Option<u128>,
 }
 
@@ -82,8 +84,12 @@ impl PluginManager {
                 .section
                 .as_ref()
                 .is_none_or(|s| !s.extensions.is_empty());
-        let library_hash = (self.config.cache_dir.is_some() || may_extend)
-            .then(|| extension::library_hash(&checked.bytes));
+        let library_hash = (self.config.cache_dir.is_some() || may_extend).then(|| {
+            let cache = &self.layout_cache;
+            cache
+                .known_hash(&checked.identity)
+                .unwrap_or_else(|| cache.hash_and_remember(&checked.identity, &checked.bytes))
+        });
         Ok(Prechecked {
             checked,
             generation,
