@@ -629,11 +629,17 @@ fn a_restart_finds_a_settled_files_hash_by_its_identity() {
     let hash = line.rsplit(' ').next().unwrap();
     let other = format!("{:032x}", u128::from_str_radix(hash, 16).unwrap() ^ 1);
     fs::write(&file, text.replace(&line, &line.replace(hash, &other))).unwrap();
-    assert!(!start(), "the hash came from the file's line, not from its bytes");
+    assert!(
+        !start(),
+        "the hash came from the file's line, not from its bytes"
+    );
 
     // Changed in place (same bytes, new times): hashed again, and its check is found.
     fs::write(&plugin, fs::read(&plugin).unwrap()).unwrap();
-    assert!(start(), "a new identity is hashed: the content's check is known");
+    assert!(
+        start(),
+        "a new identity is hashed: the content's check is known"
+    );
 }
 
 /// The root module's layout check is kept by library content: a second manager with the same

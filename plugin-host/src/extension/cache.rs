@@ -340,15 +340,26 @@ fn load_file(file: &std::path::Path, state: &mut State) {
 
 /// This host executable's identity: its GNU build-id when the linker wrote one, else the
 /// hash of its bytes. Computed once per process.
+///
+/// The executable is mapped, not read: finding the build-id touches its headers and notes
+/// only, where reading a host of tens of megabytes whole cost the first load milliseconds.
 fn host_identity() -> u128 {
     static IDENTITY: OnceLock<u128> = OnceLock::new();
     *IDENTITY.get_or_init(|| {
-        let bytes = std::env::current_exe()
-            .and_then(fs::read)
-            .unwrap_or_default();
-        build_id(&bytes)
+        let map = std::env::current_exe()
+            .and_then(fs::File::open)
+            .and_then(|file| {
+                // SAFETY: a running executable cannot be opened for writing (ETXTBSY), so the
+                // mapped bytes do not change while they are read.
+                unsafe { memmap2::Mmap::map(&file) }
+            });
+        let bytes: &[u8] = match &map {
+            Ok(map) => map,
+            Err(_) => &[],
+        };
+        build_id(bytes)
             .map(library_hash)
-            .unwrap_or_else(|| library_hash(&bytes))
+            .unwrap_or_else(|| library_hash(bytes))
     })
 }
 
