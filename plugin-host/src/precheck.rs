@@ -518,7 +518,33 @@ fn copy_whole(
 /// host decided on the section before loading and trusts the root module after, so the two
 /// must be one descriptor.
 pub(crate) fn agree(section: &Section, info: &PluginInfo) -> Result<(), Refusal> {
-    let module = DescriptorFields {
+    match section.first_difference(&module_fields(info), &info.capabilities) {
+        None => Ok(()),
+        Some(d) => Err(Refusal::SectionMismatch {
+            field: d.field,
+            section: d.this,
+            module: d.other,
+        }),
+    }
+}
+
+/// Checks, after loading, that the root module is the release `plugin.toml` names (its id and
+/// version), as the section was checked before loading.
+pub(crate) fn agree_with_manifest(manifest: &Manifest, info: &PluginInfo) -> Result<(), Refusal> {
+    let plugin = manifest.plugin.fields();
+    match plugin.first_difference_among(&module_fields(info), &Field::RELEASE) {
+        None => Ok(()),
+        Some(d) => Err(Refusal::ManifestMismatch {
+            field: d.field,
+            manifest: d.this,
+            library: d.other,
+        }),
+    }
+}
+
+/// The descriptor of a loaded root module, as fields to compare.
+fn module_fields(info: &PluginInfo) -> DescriptorFields<'_> {
+    DescriptorFields {
         id: &info.id,
         name: &info.name,
         version: &info.version,
@@ -529,14 +555,6 @@ pub(crate) fn agree(section: &Section, info: &PluginInfo) -> Result<(), Refusal>
         host_version: &info.host_version_req,
         target_os: &info.target_os,
         api_version: &info.api_version,
-    };
-    match section.first_difference(&module, &info.capabilities) {
-        None => Ok(()),
-        Some(d) => Err(Refusal::SectionMismatch {
-            field: d.field,
-            section: d.this,
-            module: d.other,
-        }),
     }
 }
 

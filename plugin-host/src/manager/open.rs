@@ -216,18 +216,7 @@ impl PluginManager {
             .map_err(with_id)?;
         }
         if let Some(manifest) = &manifest {
-            for (field, in_manifest, in_library) in [
-                ("id", &manifest.plugin.id, &opened.info.id),
-                ("version", &manifest.plugin.version, &opened.info.version),
-            ] {
-                if in_manifest != in_library {
-                    return Err(with_id(Refusal::ManifestMismatch {
-                        field,
-                        manifest: in_manifest.clone(),
-                        library: in_library.clone(),
-                    }));
-                }
-            }
+            precheck::agree_with_manifest(manifest, &opened.info).map_err(with_id)?;
         }
         // With a section this was decided before loading (the root module's id agrees).
         let duplicate = match &section {
