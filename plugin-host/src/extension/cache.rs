@@ -30,8 +30,9 @@
 //! library content, and a file line makes it take a file's content as known by its times.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashMap, VecDeque},
     fs,
+    hash::Hash,
     os::unix::fs::MetadataExt,
     path::PathBuf,
     sync::{Mutex, OnceLock},
@@ -130,7 +131,7 @@ pub(crate) const ROOT_MODULE: &str = ":root-module";
 /// The name of the cache file inside the cache folder.
 pub const CACHE_FILE: &str = "layout-checks.v1";
 
-/// At most this many entries are kept in the file (the oldest go first).
+/// At most this many entries of each kind are kept (the oldest go first).
 const MAX_ENTRIES: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -150,6 +151,49 @@ impl Key {
     }
 }
 
+/// Entries in the order they were learned, at most [`MAX_ENTRIES`]: the oldest go first.
+struct Learned<K, V> {
+    entries: HashMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K, V> Default for Learned<K, V> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> Learned<K, V> {
+    fn get(&self, key: &K) -> Option<&V> {
+        self.entries.get(key)
+    }
+
+    /// Adds an entry; false when `key` was known (its value is kept).
+    fn insert(&mut self, key: K, value: V) -> bool {
+        if self.entries.contains_key(&key) {
+            return false;
+        }
+        self.entries.insert(key.clone(), value);
+        self.order.push_back(key);
+        while self.order.len() > MAX_ENTRIES {
+            if let Some(oldest) = self.order.pop_front() {
+                self.entries.remove(&oldest);
+            }
+        }
+        true
+    }
+
+    /// The entries, oldest first.
+    fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.order
+            .iter()
+            .filter_map(|key| self.entries.get(key).map(|value| (key, value)))
+    }
+}
+
 /// The layout-check cache of one manager.
 pub(crate) struct LayoutCache {
     file: Option<PathBuf>,
@@ -161,13 +205,9 @@ struct State {
     loaded_file: bool,
     /// Entries learned since the file was last written.
     dirty: bool,
-    known: HashSet<Key>,
-    /// Entries in the order they were learned, for the file.
-    order: Vec<Key>,
+    known: Learned<Key, ()>,
     /// The content hash of files by identity.
-    hashes: HashMap<FileIdentity, u128>,
-    /// Their identities in the order they were learned, for the file.
-    hash_order: Vec<FileIdentity>,
+    hashes: Learned<FileIdentity, u128>,
 }
 
 impl LayoutCache {
@@ -204,7 +244,7 @@ impl LayoutCache {
             plugin_version: plugin_version.to_owned(),
             host_version: host_version.to_owned(),
         };
-        self.lock().known.contains(&key)
+        self.lock().known.get(&key).is_some()
     }
 
     /// Records a passed check, in memory until [`Self::flush`].
@@ -216,18 +256,9 @@ impl LayoutCache {
             host_version: host_version.to_owned(),
         };
         let mut state = self.lock();
-        if !state.known.insert(key.clone()) {
-            return;
+        if state.known.insert(key, ()) {
+            state.dirty = true;
         }
-        state.order.push(key);
-        if state.order.len() > MAX_ENTRIES {
-            let excess = state.order.len() - MAX_ENTRIES;
-            let dropped: Vec<Key> = state.order.drain(..excess).collect();
-            for key in dropped {
-                state.known.remove(&key);
-            }
-        }
-        state.dirty = true;
     }
 
     /// The content hash of the file `identity` names, when an earlier load of the same
@@ -246,15 +277,7 @@ impl LayoutCache {
         let hash = library_hash(bytes);
         if identity.settled_at(now) {
             let mut state = self.lock();
-            if state.hashes.insert(*identity, hash).is_none() {
-                state.hash_order.push(*identity);
-                if state.hash_order.len() > MAX_ENTRIES {
-                    let excess = state.hash_order.len() - MAX_ENTRIES;
-                    let dropped: Vec<FileIdentity> = state.hash_order.drain(..excess).collect();
-                    for identity in dropped {
-                        state.hashes.remove(&identity);
-                    }
-                }
+            if state.hashes.insert(*identity, hash) {
                 state.dirty = true;
             }
         }
@@ -272,16 +295,14 @@ impl LayoutCache {
             let mut text = String::from(
                 "# plugrack-host: layouts found compatible (host, library, extension id or :root-module, plugin version, host version), then library hashes by file (device, inode, size, modified, changed, hash); safe to delete\n",
             );
-            for key in &state.order {
+            for (key, ()) in state.known.iter() {
                 text.push_str(&key.line(host));
                 text.push('\n');
             }
             // Older hosts skip these lines: they have another number of fields.
-            for identity in &state.hash_order {
-                if let Some(&hash) = state.hashes.get(identity) {
-                    text.push_str(&identity.line(hash));
-                    text.push('\n');
-                }
+            for (identity, &hash) in state.hashes.iter() {
+                text.push_str(&identity.line(hash));
+                text.push('\n');
             }
             if let Err(e) = write_atomically(file, text.as_bytes()) {
                 log::warn!(target: "plugrack_host", "cannot write the layout-check cache {}: {e}", file.display());
@@ -310,9 +331,7 @@ fn load_file(file: &std::path::Path, state: &mut State) {
         let fields: Vec<&str> = line.split(' ').collect();
         if fields.first() == Some(&"file") {
             if let Some((identity, hash)) = FileIdentity::parse(&fields[1..]) {
-                if state.hashes.insert(identity, hash).is_none() {
-                    state.hash_order.push(identity);
-                }
+                state.hashes.insert(identity, hash);
             }
             continue;
         }
@@ -332,9 +351,7 @@ fn load_file(file: &std::path::Path, state: &mut State) {
             plugin_version: plugin_version.to_owned(),
             host_version: host_version.to_owned(),
         };
-        if state.known.insert(key.clone()) {
-            state.order.push(key);
-        }
+        state.known.insert(key, ());
     }
 }
 
@@ -459,6 +476,19 @@ mod tests {
             let fields: Vec<&str> = bad.split(' ').collect();
             assert_eq!(FileIdentity::parse(&fields[1..]), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_oldest_entries_go_first_and_known_ones_keep_their_value() {
+        let mut learned = Learned::default();
+        for n in 0..=MAX_ENTRIES {
+            assert!(learned.insert(n, n * 2));
+        }
+        assert!(!learned.insert(MAX_ENTRIES, 0), "known");
+        assert_eq!(learned.get(&MAX_ENTRIES), Some(&(MAX_ENTRIES * 2)));
+        assert_eq!(learned.get(&0), None, "the oldest went");
+        let keys: Vec<usize> = learned.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, (1..=MAX_ENTRIES).collect::<Vec<_>>());
     }
 
     #[test]
