@@ -1,14 +1,19 @@
-//! Reading what is left of a refused upload's body before answering, so that the client gets
+//! Reading what is left of a refused request's body before answering, so that the client gets
 //! the answer.
 //!
-//! Why: an upload over `--max-package-mib` is refused with 413 as soon as the limit is
-//! passed, while the client is still sending. A server that answers and closes with unread
-//! bytes in the socket makes the kernel reset the connection, and a client busy writing sees
-//! "connection reset" or "broken pipe" instead of the 413 and its hint (reqwest, and curl in
-//! some runs; the server test of the size limit failed that way in one CI run). So the route
-//! hands its handler a body that it can take back: after a 413 the rest is read and thrown
-//! away, at most [`DRAIN_MAX_BYTES`] for at most [`DRAIN_MAX_TIME`] (a client sending more, or
-//! slower, gets the reset: the server does not read without bound for a refused request).
+//! Why: a request can be refused before its body is read, or part way: an upload over
+//! `--max-package-mib` or a webhook body over `--max-body-kib` (413) as soon as the limit is
+//! passed, a webhook to a route the plugin does not have (404), a request without valid
+//! credentials (401). A server that answers and closes with unread bytes in the socket makes
+//! the kernel reset the connection, and a client still writing sees "connection reset" or
+//! "broken pipe" instead of the answer and its hint (reqwest, and curl in some runs; the
+//! server test of the upload limit failed that way in one CI run, and a 4 MiB webhook body
+//! over a 1 KiB limit failed every time). So every route hands its handler a body that the
+//! server can take back: after a client error (4xx) the rest is read and thrown away, at most
+//! [`DRAIN_MAX_BYTES`] for at most [`DRAIN_MAX_TIME`] (a client sending more, or slower, gets
+//! the reset: the server does not read without bound for a refused request). A handler that
+//! read the whole body leaves nothing to read; a request without a body costs one small
+//! allocation.
 
 use std::{
     sync::{Arc, Mutex},
@@ -19,7 +24,6 @@ use std::{
 use axum::{
     body::{Body, BodyDataStream},
     extract::Request,
-    http::StatusCode,
     middleware::Next,
     response::Response,
 };
@@ -32,7 +36,7 @@ pub const DRAIN_MAX_BYTES: usize = 64 << 20;
 pub const DRAIN_MAX_TIME: Duration = Duration::from_secs(10);
 
 /// Middleware (`axum::middleware::from_fn`): runs the route with a body it can take back,
-/// and after a 413 reads the rest before the answer goes out.
+/// and after a client error reads the rest before the answer goes out.
 pub async fn drain_refused_body(request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let shared = Arc::new(Mutex::new(Some(body.into_data_stream())));
@@ -44,7 +48,7 @@ pub async fn drain_refused_body(request: Request, next: Next) -> Response {
         }
     }));
     let response = next.run(Request::from_parts(parts, body)).await;
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if response.status().is_client_error() {
         let rest = shared.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(rest) = rest {
             let _ = tokio::time::timeout(DRAIN_MAX_TIME, discard(rest)).await;

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use axum::{
     extract::DefaultBodyLimit,
-    handler::Handler,
     routing::{any, get, post},
     Router,
 };
@@ -36,9 +35,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/events", get(messages::events))
         .route(
             "/plugins",
-            get(plugins::list)
-                .post(plugins::upload.layer(axum::middleware::from_fn(drain::drain_refused_body)))
-                .layer(upload_limit),
+            get(plugins::list).post(plugins::upload).layer(upload_limit),
         )
         .route("/plugins/install", post(plugins::install_url))
         .route("/plugins/{id}", get(plugins::get).delete(plugins::remove))
@@ -69,6 +66,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/api", api)
         .merge(plugin_routes)
         .fallback(fallback)
+        .layer(axum::middleware::from_fn(drain::drain_refused_body))
         .with_state(state)
 }
 

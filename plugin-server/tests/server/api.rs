@@ -389,6 +389,22 @@ fn request_bodies_have_a_limit() {
         .send()
         .unwrap();
     refused(large, 413, "larger than 1024 bytes");
+    // Far over the limit, and still being sent when the answer is ready: the client gets the
+    // answer, not a reset connection (the server reads the rest of a refused body).
+    let huge = server
+        .client
+        .post(format!("{hook}echo"))
+        .body(vec![b'a'; 4 << 20])
+        .send()
+        .unwrap();
+    refused(huge, 413, "larger than 1024 bytes");
+    let misrouted = server
+        .client
+        .post(format!("{hook}no-such-route"))
+        .body(vec![b'a'; 4 << 20])
+        .send()
+        .unwrap();
+    refused(misrouted, 404, "has no route");
 }
 
 #[test]
