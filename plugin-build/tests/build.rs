@@ -12,33 +12,20 @@
 //! qemu-user, cargo-zigbuild and ziglang, podman with its settings, debootstrap, cross). A
 //! missing piece fails the test with its name.
 
+mod support;
+
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
     process::{Command, Output},
     sync::{Mutex, OnceLock},
 };
+use support::{fixture_root, shared_target_dir, workspace_root};
 
 use plugrack_build::{build::check, targets::TARGETS};
 use serde_json::Value;
 
 const SETUP: &str = "run `scripts/setup.sh` to install it";
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("plugin-build sits in the workspace")
-        .to_owned()
-}
-
-/// One target directory for every build these tests make (the plugin for each backend and
-/// target, the host binaries), next to the workspace's own builds.
-fn shared_target_dir() -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    base.join("plugin-build-tests")
-}
 
 fn template_manifest() -> PathBuf {
     workspace_root().join("plugin-template/Cargo.toml")
@@ -74,7 +61,7 @@ fn build_all(backend: &str, extra: &[&str]) -> Built {
 /// `plugin-build --target all --backend <backend>` of the plugin at `manifest`, with cargo's
 /// target directory `target_dir`.
 fn build_all_of(backend: &str, manifest: &Path, target_dir: &Path, extra: &[&str]) -> Built {
-    let out_dir = shared_target_dir().join(format!("out-{backend}"));
+    let out_dir = fixture_root(&format!("out-{backend}"));
     let _ = std::fs::remove_dir_all(&out_dir);
     let output = plugrack_build()
         .env("CARGO_TARGET_DIR", target_dir)
@@ -468,7 +455,7 @@ fn images_ready() -> &'static Vec<Value> {
 /// A plugin made by `plugin-build new` outside the workspace, whose plugrack-sdk is a path
 /// dependency into this checkout: outside the plugin's folder, so cross must mount it.
 fn cross_project() -> PathBuf {
-    let parent = shared_target_dir().join("cross-plugin");
+    let parent = fixture_root("cross-plugin");
     let project = parent.join("crossed");
     let _ = std::fs::remove_dir_all(&project);
     std::fs::create_dir_all(&parent).unwrap();
@@ -686,10 +673,7 @@ fn an_engine_that_cannot_start_containers_is_named_with_its_fix() {
         .arg(template_manifest())
         .env("CONTAINERS_CONF", conf.path())
         .env("CROSS_CONTAINER_ENGINE", "podman")
-        .env(
-            "CARGO_TARGET_DIR",
-            shared_target_dir().join("cross-refused"),
-        )
+        .env("CARGO_TARGET_DIR", fixture_root("cross-refused"))
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", show(&output));

@@ -13,11 +13,14 @@
 //! arm64 `plugin-host` is the one the build tests use. Needs what `scripts/setup.sh` installs
 //! (gcc, the arm64 cross gcc and C library, qemu-user, the rustup target).
 
+mod support;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
     sync::OnceLock,
 };
+use support::{fixture_root, shared_target_dir, workspace_root};
 
 use plugrack_build::{package::archive, targets};
 use plugrack_host::manifest::{self, Manifest, FILE_NAME};
@@ -27,20 +30,6 @@ mod manifest_schema;
 
 const NAME: &str = "greeter";
 const SETUP: &str = "run `scripts/setup.sh` to install it";
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("plugin-build sits in the workspace")
-        .to_owned()
-}
-
-fn shared_target_dir() -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    base.join("plugin-build-tests")
-}
 
 fn fixture_source() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/greeter")
@@ -109,7 +98,7 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let root = shared_target_dir().join("bundle");
+        let root = fixture_root("bundle");
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
         let libs = root.join("libs");

@@ -3,25 +3,14 @@
 //! `plugin-build` and `plugin-host` loaded into real bash, fish and zsh, and their man pages
 //! rendered by `man`. PowerShell is not installable here: its script is checked as text.
 
+mod support;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
     sync::OnceLock,
 };
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("plugin-build sits in the workspace")
-        .to_owned()
-}
-
-fn shared_target_dir() -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    base.join("plugin-build-tests")
-}
+use support::{shared_target_dir, workspace_root};
 
 fn show(output: &Output) -> String {
     format!(

@@ -7,11 +7,14 @@
 //! (resolution and checkout through the library, refusals through the binary), so the file
 //! costs one plugin build.
 
+mod support;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
     sync::OnceLock,
 };
+use support::{fixture_root, shared_target_dir, workspace_root};
 
 use plugrack_build::git::{self, source::check_url, Revision};
 use plugrack_build::package::archive;
@@ -21,20 +24,6 @@ use plugrack_host::manifest::{Manifest, FILE_NAME};
 mod manifest_schema;
 
 const ID: &str = "org.example.from-git";
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("plugin-build sits in the workspace")
-        .to_owned()
-}
-
-fn shared_target_dir() -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    base.join("plugin-build-tests")
-}
 
 fn show(output: &Output) -> String {
     format!(
@@ -86,7 +75,7 @@ struct Repos {
 fn repos() -> &'static Repos {
     static REPOS: OnceLock<Repos> = OnceLock::new();
     REPOS.get_or_init(|| {
-        let root = shared_target_dir().join("from-git");
+        let root = fixture_root("from-git");
         let _ = std::fs::remove_dir_all(&root);
         let work = root.join("work");
         std::fs::create_dir_all(&work).unwrap();

@@ -13,26 +13,18 @@
 //! Everything lives under `<target>/plugin-build-tests/published/`: the registry is made once
 //! per run, the projects' target directory is kept between runs.
 
+mod support;
+
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
     sync::OnceLock,
 };
+use support::{shared_target_dir, workspace_root};
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("plugin-build sits in the workspace")
-        .to_owned()
-}
-
-fn shared_target_dir() -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    base.join("plugin-build-tests")
-}
-
+// One fixed folder, not a folder per process: the projects' builds find the packaged crates
+// in a local registry there, and cargo reuses those builds across runs only while the
+// registry's path stays the same.
 fn base_dir() -> PathBuf {
     shared_target_dir().join("published")
 }

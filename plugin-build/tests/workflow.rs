@@ -7,6 +7,8 @@
 //! The plugin is made and built once per run (see [`fixture`]), in the target directory the
 //! build tests share (`<target>/plugin-build-tests`), so its dependencies are compiled once.
 
+mod support;
+
 use std::{
     collections::BTreeMap,
     io::Write,
@@ -14,6 +16,7 @@ use std::{
     process::{Command, Output},
     sync::OnceLock,
 };
+use support::{fixture_root, shared_target_dir, workspace_root};
 
 use plugrack_build::package::archive;
 use plugrack_host::manifest::{Manifest, FILE_NAME};
@@ -23,20 +26,6 @@ mod manifest_schema;
 
 const ID: &str = "org.example.hello";
 const NAME: &str = "hello-plugin";
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("plugin-build sits in the workspace")
-        .to_owned()
-}
-
-fn shared_target_dir() -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    base.join("plugin-build-tests")
-}
 
 fn show(output: &Output) -> String {
     format!(
@@ -96,7 +85,7 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let root = shared_target_dir().join("workflow");
+        let root = fixture_root("workflow");
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
         let project = root.join(NAME);

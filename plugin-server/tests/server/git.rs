@@ -24,20 +24,10 @@ const ID: &str = "org.example.served-from-git";
 /// compiles the plugin's dependencies (the client's 60 s are for requests that do not build).
 const BUILD: std::time::Duration = std::time::Duration::from_secs(900);
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("plugin-server sits in the workspace")
-        .to_owned()
-}
-
-/// The target folder of plugin-build's tests (`<target>/plugin-build-tests`).
-fn shared_target_dir() -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    base.join("plugin-build-tests")
-}
+// plugin-build's tests' folders: the same target folder, and per-process fixture folders.
+#[path = "../../../plugin-build/tests/support/mod.rs"]
+mod build_support;
+use build_support::{fixture_root, shared_target_dir, workspace_root};
 
 /// The `plugin-build` program, built once per run.
 fn plugin_build() -> &'static Path {
@@ -91,7 +81,9 @@ fn git(dir: &Path, args: &[&str]) -> String {
 fn repository() -> &'static (String, String) {
     static REPO: OnceLock<(String, String)> = OnceLock::new();
     REPO.get_or_init(|| {
-        let root = shared_target_dir().join("server-from-git");
+        // One folder per test process: processes running at once (`cargo nextest` runs each
+        // test as one) must not remove each other's repository; ended processes' go.
+        let root = fixture_root("server-from-git");
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
         let new = Command::new(plugin_build())
