@@ -67,6 +67,10 @@ pub struct Args {
     /// How long in-flight requests may run after Ctrl-C or SIGTERM, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// How long a connection may take to send a request's headers before it is closed (also
+    /// how long a kept-alive connection may stay idle), in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
     /// Trust signatures by this minisign public key (repeatable; made by `plugin-build
     /// keygen`). With any, uploads, downloads and plugins in the folders must be signed by one.
     #[arg(long, value_name = "KEY.pub")]
@@ -203,6 +207,7 @@ impl Args {
         config.load_in_place = self.load_in_place;
         config.calls = self.calls;
         config.shutdown_grace = Duration::from_secs(self.shutdown_grace_secs);
+        config.header_timeout = Duration::from_secs(self.header_timeout_secs);
         config.admin_password = std::env::var(ADMIN_PASSWORD_VARIABLE).ok();
         config.trusted_keys = self
             .trusted_key

@@ -43,6 +43,9 @@ pub struct ServerConfig {
     pub admin_password: Option<String>,
     /// How long in-flight requests may run once shutdown starts.
     pub shutdown_grace: Duration,
+    /// How long a connection may take to send a request's headers (the first request's, or
+    /// the next one's on a kept-alive connection) before it is closed.
+    pub header_timeout: Duration,
     /// Keys whose signatures are trusted. With any, only packages and plugin folders whose
     /// `plugin.toml` one of them signed are installed or loaded; empty: nothing is required.
     pub trusted_keys: Vec<TrustedKey>,
@@ -104,6 +107,7 @@ impl ServerConfig {
             load_in_place: false,
             admin_password: None,
             shutdown_grace: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(30),
             trusted_keys: Vec::new(),
             git_builds: None,
         }

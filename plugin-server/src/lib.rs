@@ -33,6 +33,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod from_git;
+pub mod http;
 pub mod install;
 pub mod instances;
 pub mod markdown;

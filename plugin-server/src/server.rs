@@ -3,7 +3,7 @@
 //! finish, and unloading the plugins.
 
 use std::{
-    future::{Future, IntoFuture},
+    future::Future,
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::{atomic::AtomicBool, Arc},
@@ -216,27 +216,22 @@ impl Server {
             ..
         } = self;
         let notify = shutdown.clone();
-        let serve = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
+        let grace = state.config.shutdown_grace;
+        let finished = crate::http::serve(
+            listener,
+            router,
+            state.config.header_timeout,
+            grace,
+            async move {
                 signal.await;
-                notify.send_replace(true);
-            })
-            .into_future();
-        tokio::pin!(serve);
-        let mut started = shutdown.subscribe();
-        tokio::select! {
-            result = &mut serve => result?,
-            // The `Ref` that `wait_for` returns holds a lock: drop it before awaiting more.
-            _ = async { let _ = started.wait_for(|stopping| *stopping).await; } => {
                 tracing::info!("shutting down: letting in-flight requests finish");
-                match tokio::time::timeout(state.config.shutdown_grace, &mut serve).await {
-                    Ok(result) => result?,
-                    Err(_) => tracing::warn!(
-                        "requests still running after {:?}; stopping anyway",
-                        state.config.shutdown_grace
-                    ),
-                }
-            }
+                // The events streams end on this, so that their connections can finish.
+                notify.send_replace(true);
+            },
+        )
+        .await;
+        if !finished {
+            tracing::warn!("requests still running after {grace:?}; stopping anyway");
         }
         drop(watcher);
         unload(state).await;

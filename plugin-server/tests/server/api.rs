@@ -841,3 +841,62 @@ fn health_page_and_openapi_document() {
         ["basic", "bearer", "token"]
     );
 }
+
+/// A client that opens connections and never finishes a request head (slowloris) is cut off
+/// after `--header-timeout-secs`: its connections are closed, and everyone else is served
+/// meanwhile and after.
+#[test]
+fn a_connection_that_never_sends_its_request_head_is_closed() {
+    use std::{
+        io::{Read, Write},
+        net::TcpStream,
+        time::Duration,
+    };
+    let server = TestServer::start_with(&[], &["--header-timeout-secs", "1"]);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut slow: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut stream = TcpStream::connect(&address).unwrap();
+            // The request line, and no end of the head.
+            stream
+                .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            stream
+        })
+        .collect();
+    let idle = TcpStream::connect(&address).unwrap(); // sends nothing at all
+    slow.push(idle);
+    // Served while the slow ones wait.
+    assert_eq!(
+        server
+            .anonymous(Method::GET, "/health")
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    for mut stream in slow {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut answer = Vec::new();
+        // The server closes the connection (perhaps after a 408): the read ends before the
+        // client's own time limit, which would be an error.
+        stream
+            .read_to_end(&mut answer)
+            .expect("the server closes the connection");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+            "{answer}"
+        );
+    }
+    assert_eq!(
+        server
+            .anonymous(Method::GET, "/health")
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+}
