@@ -891,6 +891,20 @@ fn a_connection_that_never_sends_its_request_head_is_closed() {
             "{answer}"
         );
     }
+    // Kept alive after a request and then idle: closed too.
+    let mut kept = TcpStream::connect(&address).unwrap();
+    kept.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut answer = Vec::new();
+    kept.read_to_end(&mut answer)
+        .expect("the server closes an idle kept-alive connection");
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
     assert_eq!(
         server
             .anonymous(Method::GET, "/health")
