@@ -375,36 +375,20 @@ fn request_bodies_have_a_limit() {
         &["--max-body-kib", "1"],
     );
     let hook = server.enable("showcase");
-    let small = server
-        .client
-        .post(format!("{hook}echo"))
-        .body(vec![b'a'; 1000])
-        .send()
-        .unwrap();
-    assert_eq!(small.status(), 200);
-    let large = server
-        .client
-        .post(format!("{hook}echo"))
-        .body(vec![b'a'; 4096])
-        .send()
-        .unwrap();
-    refused(large, 413, "larger than 1024 bytes");
+    let post = |route: &str, size: usize| {
+        server
+            .client
+            .post(format!("{hook}{route}"))
+            .body(vec![b'a'; size])
+            .send()
+            .unwrap()
+    };
+    assert_eq!(post("echo", 1000).status(), 200);
+    refused(post("echo", 4096), 413, "larger than 1024 bytes");
     // Far over the limit, and still being sent when the answer is ready: the client gets the
     // answer, not a reset connection (the server reads the rest of a refused body).
-    let huge = server
-        .client
-        .post(format!("{hook}echo"))
-        .body(vec![b'a'; 4 << 20])
-        .send()
-        .unwrap();
-    refused(huge, 413, "larger than 1024 bytes");
-    let misrouted = server
-        .client
-        .post(format!("{hook}no-such-route"))
-        .body(vec![b'a'; 4 << 20])
-        .send()
-        .unwrap();
-    refused(misrouted, 404, "has no route");
+    refused(post("echo", 4 << 20), 413, "larger than 1024 bytes");
+    refused(post("no-such-route", 4 << 20), 404, "has no route");
 }
 
 #[test]
