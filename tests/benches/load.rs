@@ -78,8 +78,8 @@ const START_CACHE: &str = "PLUGIN_BENCH_START_CACHE";
 const START_BARE: &str = "PLUGIN_BENCH_START_BARE";
 
 /// One start: the bare `dlopen` of the fresh copies, then a manager with the cache folder (none
-/// when it is empty) loading the plugins in place; prints `start <load ns> <layout check ns> <root cached>
-/// <bare dlopen ns>`.
+/// when it is empty) loading the plugins in place; prints `start <load ns> <layout check ns>
+/// <root cached> <bare dlopen ns> <checks ns> <dlopen ns> <on_load ns>`.
 fn start_in_this_process(plugins: &Path) {
     let var = |name: &str| {
         std::env::var_os(name)
@@ -305,9 +305,9 @@ fn main() {
     }
 
     // A start without a cache folder, then a start and a restart with one, each in a process
-    // of its own as a real restart is: the same plugin files every time, the restart finding the root layout
-    // checks (by the library's hash) and the hashes (by the file's identity) the first start
-    // wrote. The files are left to settle first, as installed plugins have: the cache does not
+    // of its own as a real restart is: the same plugin files every time, the restart finding
+    // the root layout checks (by the library's hash) and the hashes (by the file's identity)
+    // the first start wrote. The files are left to settle first, as installed plugins have: the cache does not
     // trust the times of a file changed within the last two seconds.
     let count = if cfg!(debug_assertions) { 10 } else { 100 };
     let cache = tempfile::tempdir().unwrap();
@@ -327,17 +327,16 @@ fn main() {
     // copy of the cache without the `file` lines): what a restart cost before the hashes
     // were kept.
     let hashing = tempfile::tempdir().unwrap();
-    let per_start_cache = cache.path().to_owned();
     let starts = [
         ("no cache folder", None),
         ("first start", Some(cache.path())),
         ("restart, hashing", Some(hashing.path())),
         ("restart", Some(cache.path())),
     ];
-    for ((start, cache), bare) in starts.into_iter().zip(&bares) {
+    for ((start, cache_dir), bare) in starts.into_iter().zip(&bares) {
         if start == "restart, hashing" {
             let file = plugrack_host::extension::CACHE_FILE;
-            let text = fs::read_to_string(per_start_cache.join(file)).unwrap();
+            let text = fs::read_to_string(cache.path().join(file)).unwrap();
             let checks: String = text
                 .lines()
                 .filter(|l| !l.starts_with("file "))
@@ -348,7 +347,7 @@ fn main() {
         let output = std::process::Command::new(std::env::current_exe().unwrap())
             .arg("--bench")
             .env(START_PLUGINS, plugins.path())
-            .env(START_CACHE, cache.unwrap_or(Path::new("")))
+            .env(START_CACHE, cache_dir.unwrap_or(Path::new("")))
             .env(START_BARE, bare.path())
             .output()
             .expect("run a start in a process of its own");

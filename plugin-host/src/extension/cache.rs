@@ -49,7 +49,7 @@ fn library_hash(bytes: &[u8]) -> u128 {
 /// How long a file must have been unchanged before its hash is remembered by its identity.
 /// Two seconds: the coarsest timestamps in use (FAT's) are two seconds apart, and a file
 /// rewritten within one tick of its file system's clock keeps its times.
-pub(crate) const SETTLED: Duration = Duration::from_secs(2);
+const SETTLED: Duration = Duration::from_secs(2);
 
 /// What names a file's content without reading it: the same device, inode and size, and the
 /// same modification and change times to the nanosecond, mean the same bytes, unless the

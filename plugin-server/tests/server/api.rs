@@ -838,6 +838,25 @@ fn a_connection_that_never_sends_its_request_head_is_closed() {
     };
     let server = TestServer::start_with(&[], &["--header-timeout-secs", "1"]);
     let address = server.base.trim_start_matches("http://").to_owned();
+    let health = || {
+        server
+            .anonymous(Method::GET, "/health")
+            .send()
+            .unwrap()
+            .status()
+    };
+    // What the server sent before it closed the connection; a read that hits the client's own
+    // time limit (the server did not close it) is an error.
+    let until_closed = |mut stream: TcpStream, what: &str| -> String {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .unwrap_or_else(|e| panic!("the server closes {what}: {e}"));
+        String::from_utf8_lossy(&answer).into_owned()
+    };
     let mut slow: Vec<TcpStream> = (0..4)
         .map(|_| {
             let mut stream = TcpStream::connect(&address).unwrap();
@@ -848,28 +867,11 @@ fn a_connection_that_never_sends_its_request_head_is_closed() {
             stream
         })
         .collect();
-    let idle = TcpStream::connect(&address).unwrap(); // sends nothing at all
-    slow.push(idle);
-    // Served while the slow ones wait.
-    assert_eq!(
-        server
-            .anonymous(Method::GET, "/health")
-            .send()
-            .unwrap()
-            .status(),
-        200
-    );
-    for mut stream in slow {
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        let mut answer = Vec::new();
-        // The server closes the connection (perhaps after a 408): the read ends before the
-        // client's own time limit, which would be an error.
-        stream
-            .read_to_end(&mut answer)
-            .expect("the server closes the connection");
-        let answer = String::from_utf8_lossy(&answer);
+    slow.push(TcpStream::connect(&address).unwrap()); // sends nothing at all
+    assert_eq!(health(), 200, "served while the slow ones wait");
+    for stream in slow {
+        // Closed, perhaps after a 408.
+        let answer = until_closed(stream, "a connection without a whole request head");
         assert!(
             answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
             "{answer}"
@@ -879,22 +881,7 @@ fn a_connection_that_never_sends_its_request_head_is_closed() {
     let mut kept = TcpStream::connect(&address).unwrap();
     kept.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
-    kept.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let mut answer = Vec::new();
-    kept.read_to_end(&mut answer)
-        .expect("the server closes an idle kept-alive connection");
-    assert!(
-        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
-    assert_eq!(
-        server
-            .anonymous(Method::GET, "/health")
-            .send()
-            .unwrap()
-            .status(),
-        200
-    );
+    let answer = until_closed(kept, "an idle kept-alive connection");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(health(), 200);
 }
