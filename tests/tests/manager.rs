@@ -190,6 +190,7 @@ fn a_hung_on_load_is_cut_off_by_the_time_limit() {
     let a = artifacts();
     let dir = plugin_dir(&[("panicky.so", &a.panicky), ("showcase.so", &a.showcase)]);
     let dir_arg = dir.path().to_str().unwrap();
+    let started = std::time::Instant::now();
     let (code, stdout, stderr) = plugin_tests::run_plugin_host(
         &[
             "list",
@@ -199,7 +200,14 @@ fn a_hung_on_load_is_cut_off_by_the_time_limit() {
             "--lifecycle-timeout-ms",
             "300",
         ],
-        &[("PANICKY_SLEEP_ON_LOAD_MS", "5000")],
+        &[("PANICKY_SLEEP_ON_LOAD_MS", "20000")],
+    );
+    // Not a timing measurement: the plugin sleeps 20 s in `on_load`, and a folder load that
+    // waited for it (or a process that waited for its thread at exit) would take that long.
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "the folder load gave up on the hung on_load: {took:?}"
     );
     assert_eq!(code, 0, "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();

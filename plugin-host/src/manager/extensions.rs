@@ -46,7 +46,7 @@ impl PluginManager {
     /// Handles are cheap to keep and to clone; one taken before a reload keeps calling the
     /// build it came from until it is dropped.
     pub fn extensions<E: ExtensionPoint>(&self) -> Vec<Extension<E>> {
-        let state = self.state.read().unwrap_or_else(lock_poisoned);
+        let state = self.core.state.read().unwrap_or_else(lock_poisoned);
         state
             .iter()
             .filter(|e| e.status == PluginStatus::Active)

@@ -18,7 +18,8 @@ use crate::{
 
 impl PluginManager {
     fn config_path(&self, id: &str, user: u64) -> Option<PathBuf> {
-        self.config
+        self.core
+            .config
             .storage_dir
             .as_ref()
             .map(|dir| dir.join(id).join(format!("user-{user}.config")))
@@ -90,7 +91,7 @@ impl PluginManager {
         let services = BoundServices::new(
             &plugin_id,
             Some(user.id),
-            Arc::clone(&self.shared),
+            Arc::clone(&self.core.shared),
             Arc::clone(&loaded.log),
         );
         loaded.metrics.count_call();
@@ -146,7 +147,7 @@ impl PluginManager {
     /// checks the plugin by creating and enabling no instance; a later failing `enable` is
     /// reported by [`PluginManager::instance`].
     pub fn set_enabled(&self, id: &str, enabled: bool) -> Result<(), CallError> {
-        let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+        let mut state = self.core.state.write().unwrap_or_else(lock_poisoned);
         let entry = state
             .iter_mut()
             .find(|e| e.has_id(id))

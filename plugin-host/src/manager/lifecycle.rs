@@ -43,7 +43,7 @@ impl PluginManager {
         // Taken before anything reads it, as in a first load.
         let stamp = stamp::of(source);
         let current = {
-            let state = self.state.read().unwrap_or_else(lock_poisoned);
+            let state = self.core.state.read().unwrap_or_else(lock_poisoned);
             state.iter().find(|e| e.source == source).map(|e| {
                 let unchanged =
                     stamp.is_some() && e.tried == stamp && (only_if_changed || e.loaded.is_some());
@@ -63,12 +63,12 @@ impl PluginManager {
         };
         let old_id = old.info.id.clone();
         let opened = self.open(source, Some(&old_id));
-        self.layout_cache.flush();
+        self.core.layout_cache.flush();
         match opened {
             Ok(new) => {
                 let new_id = new.info.id.clone();
                 {
-                    let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+                    let mut state = self.core.state.write().unwrap_or_else(lock_poisoned);
                     if let Some(entry) = state.iter_mut().find(|e| e.source == source) {
                         entry.tried = stamp;
                         entry.loaded = Some(Arc::clone(&new));
@@ -81,7 +81,7 @@ impl PluginManager {
                 }
                 self.retire(old);
                 log::info!(target: "plugrack_host", "reloaded plugin `{new_id}` from {}", source.display());
-                self.subscribers.publish(PluginEvent::Reloaded {
+                self.core.subscribers.publish(PluginEvent::Reloaded {
                     id: new_id,
                     source: source.to_owned(),
                 });
@@ -92,19 +92,19 @@ impl PluginManager {
                     error.refusal
                 );
                 log::warn!(target: "plugrack_host", "{error}");
-                let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+                let mut state = self.core.state.write().unwrap_or_else(lock_poisoned);
                 if let Some(entry) = state.iter_mut().find(|e| e.source == source) {
                     entry.messages.push(message.clone());
                     entry.tried = stamp;
                 }
                 drop(state);
-                self.subscribers.publish(PluginEvent::ReloadRefused {
+                self.core.subscribers.publish(PluginEvent::ReloadRefused {
                     id: old_id,
                     message,
                 });
             }
         }
-        let state = self.state.read().unwrap_or_else(lock_poisoned);
+        let state = self.core.state.read().unwrap_or_else(lock_poisoned);
         state
             .iter()
             .find(|e| e.source == source)
@@ -116,7 +116,7 @@ impl PluginManager {
     /// instances are disabled and dropped and its `on_unload` runs.
     pub fn remove(&self, source: &Path) -> Option<PluginReport> {
         let entry = {
-            let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+            let mut state = self.core.state.write().unwrap_or_else(lock_poisoned);
             let index = state.iter().position(|e| e.source == source)?;
             state.remove(index)
         };
@@ -124,9 +124,9 @@ impl PluginManager {
         if let Some(loaded) = entry.loaded {
             let id = loaded.info.id.clone();
             if let Err(e) = self.unload_now(loaded) {
-                self.unload_warnings.report(&id, &e);
+                self.core.unload_warnings.report(&id, &e);
             }
-            self.subscribers.publish(PluginEvent::Unloaded { id });
+            self.core.subscribers.publish(PluginEvent::Unloaded { id });
         }
         Some(report)
     }
@@ -135,7 +135,7 @@ impl PluginManager {
     /// library stays mapped (abi_stable never unloads), but the plugin is forgotten.
     pub fn unload(&self, id: &str) -> Result<(), CallError> {
         let entry = {
-            let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+            let mut state = self.core.state.write().unwrap_or_else(lock_poisoned);
             let index = state
                 .iter()
                 .position(|e| e.has_id(id))
@@ -145,14 +145,14 @@ impl PluginManager {
         let loaded = entry.loaded.expect("found by loaded id");
         let id = loaded.info.id.clone();
         let result = self.unload_now(loaded);
-        self.subscribers.publish(PluginEvent::Unloaded { id });
+        self.core.subscribers.publish(PluginEvent::Unloaded { id });
         result
     }
 
     pub(super) fn unload_now(&self, loaded: Arc<Loaded>) -> Result<(), CallError> {
         drain_instances(&loaded);
         let id = loaded.info.id.clone();
-        match loaded.runner.stop(Some(self.config.lifecycle_timeout)) {
+        match loaded.runner.stop(Some(self.core.config.lifecycle_timeout)) {
             Ok(()) => Ok(()),
             Err(Failure::TimedOut) => Err(CallError::Plugin {
                 id,
@@ -169,8 +169,8 @@ impl PluginManager {
     /// Unloads a replaced build once every instance handed out of it has been released (or
     /// after the lifecycle time limit), on a background thread.
     fn retire(&self, old: Arc<Loaded>) {
-        let limit = self.config.lifecycle_timeout;
-        let warnings = self.unload_warnings.clone();
+        let limit = self.core.config.lifecycle_timeout;
+        let warnings = self.core.unload_warnings.clone();
         let spawned = thread::Builder::new()
             .name(format!("retire-{}", old.info.id))
             .spawn(move || {

@@ -8,7 +8,9 @@
 //!
 //! This is the bookkeeping side of the "where a plugin runs" seam: it never touches a
 //! library or a process itself, only the [`Runner`] each load returns. The work is spread
-//! over [`open`] (checks before anything of the plugin runs, the private copy, start),
+//! over [`open`] (checks before anything of the plugin runs, the private copy, opening it),
+//! [`start`] (`on_load` and the entry), [`folder`] (a folder's entries, opened on a loader
+//! thread that can be given up on),
 //! [`instances`] (per-user instances, configuration, turning plugins on and off),
 //! [`extensions`] (typed handles to host-defined extension points) and [`lifecycle`]
 //! (reload, removal, unload, retiring replaced builds).
@@ -38,10 +40,12 @@ use crate::{
 };
 
 mod extensions;
+mod folder;
 mod instances;
 mod lifecycle;
 mod open;
 mod private;
+mod start;
 
 use open::Prechecked;
 use private::PrivateDir;
@@ -114,6 +118,14 @@ impl UnloadWarnings {
 
 /// Loads plugins and hands out instances. See the crate documentation for an example.
 pub struct PluginManager {
+    core: Arc<Core>,
+    /// False for a folder loader's handle (see `folder`): only the application's manager
+    /// unloads the plugins when it is dropped.
+    owner: bool,
+}
+
+/// A manager's state, shared with the thread that loads a folder's plugins.
+struct Core {
     config: HostConfig,
     shared: Arc<Shared>,
     state: RwLock<Vec<Entry>>,
@@ -130,11 +142,12 @@ pub struct PluginManager {
 impl std::fmt::Debug for PluginManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let plugins = self
+            .core
             .state
             .read()
             .map_or_else(|e| e.into_inner().len(), |s| s.len());
         f.debug_struct("PluginManager")
-            .field("config", &self.config)
+            .field("config", &self.core.config)
             .field("plugins", &plugins)
             .finish_non_exhaustive()
     }
@@ -165,7 +178,7 @@ impl PluginManager {
             None => PrivateDir::create(),
         };
         let layout_cache = LayoutCache::new(config.cache_dir.clone());
-        Self {
+        let core = Core {
             layout_cache,
             config,
             shared,
@@ -175,6 +188,19 @@ impl PluginManager {
             generation: AtomicU64::new(0),
             in_place: Mutex::default(),
             unload_warnings: UnloadWarnings::default(),
+        };
+        Self {
+            core: Arc::new(core),
+            owner: true,
+        }
+    }
+
+    /// Another handle on this manager's state, for a thread that loads a folder's plugins
+    /// and may outlive the call that started it (when a plugin's `on_load` hangs there).
+    fn loader_handle(&self) -> Self {
+        Self {
+            core: Arc::clone(&self.core),
+            owner: false,
         }
     }
 
@@ -186,7 +212,7 @@ impl PluginManager {
     /// Subscribes to loaded, refused, reloaded and unloaded events. Dropping the receiver
     /// unsubscribes.
     pub fn subscribe(&self) -> mpsc::Receiver<PluginEvent> {
-        self.subscribers.subscribe()
+        self.core.subscribers.subscribe()
     }
 
     /// Loads the configured bundled folder, then the external folder (see [`crate::discovery`]
@@ -194,8 +220,8 @@ impl PluginManager {
     pub fn discover(&self) -> Vec<PluginReport> {
         let mut reports = Vec::new();
         let folders = [
-            (&self.config.bundled_dir, Origin::Bundled),
-            (&self.config.external_dir, Origin::External),
+            (&self.core.config.bundled_dir, Origin::Bundled),
+            (&self.core.config.external_dir, Origin::External),
         ];
         for (dir, origin) in folders {
             if let Some(dir) = dir {
@@ -215,66 +241,8 @@ impl PluginManager {
     /// the whole folder.
     fn load_folder(&self, dir: &Path, origin: Origin) -> Vec<PluginReport> {
         let reports = self.load_folder_entries(dir, origin);
-        self.layout_cache.flush();
+        self.core.layout_cache.flush();
         reports
-    }
-
-    fn load_folder_entries(&self, dir: &Path, origin: Origin) -> Vec<PluginReport> {
-        let found = match discovery::scan(dir) {
-            Ok(found) => found,
-            Err(e) => {
-                let error = LoadError::new(
-                    dir,
-                    Refusal::Unreadable {
-                        reason: e.to_string(),
-                    },
-                );
-                log::warn!(target: "plugrack_host", "{error}");
-                return vec![self.push(Entry {
-                    tried: None,
-                    source: dir.to_owned(),
-                    origin,
-                    status: PluginStatus::Invalid(error),
-                    loaded: None,
-                    messages: vec![],
-                })];
-            }
-        };
-        // The checks before any plugin code runs (reading, hashing or copying each file,
-        // its ELF and descriptor section) need nothing of the other plugins: they run ahead
-        // on a thread of their own, in order, while this one opens and starts the plugins
-        // already checked, which must be one at a time (the loader holds one lock, and a
-        // duplicate id is decided by order). The channel is unbounded so that neither
-        // thread sleeps on the other once the checks lead (each wake-up of a sleeping
-        // thread costs tens of µs; see `runner::limit`).
-        if found.len() < 2 {
-            return found
-                .into_iter()
-                .map(|found| self.load_found(found, None, origin))
-                .collect();
-        }
-        std::thread::scope(|scope| {
-            let (ahead, checked) = mpsc::channel();
-            scope.spawn(move || {
-                for found in found {
-                    let prechecked = match &found {
-                        Found::Candidate(path) => {
-                            // Taken before anything reads it (see `load_found`).
-                            let tried = stamp::of(path);
-                            Some((tried, self.precheck(path)))
-                        }
-                        Found::Skipped { .. } => None,
-                    };
-                    if ahead.send((found, prechecked)).is_err() {
-                        return;
-                    }
-                }
-            });
-            checked
-                .into_iter()
-                .map(|(found, prechecked)| self.load_found(found, prechecked, origin))
-                .collect()
-        })
     }
 
     /// Loads or skips one entry of a folder, whose checks may have run already.
@@ -312,7 +280,7 @@ impl PluginManager {
 
     fn load_path(&self, path: &Path, origin: Origin) -> PluginReport {
         let report = self.load_found(Found::Candidate(path.to_owned()), None, origin);
-        self.layout_cache.flush();
+        self.core.layout_cache.flush();
         report
     }
 
@@ -328,7 +296,7 @@ impl PluginManager {
         let entry = match opened {
             Ok(loaded) => {
                 log::info!(target: "plugrack_host", "loaded plugin `{}` from {}", loaded.info.id, path.display());
-                self.subscribers.publish(PluginEvent::Loaded {
+                self.core.subscribers.publish(PluginEvent::Loaded {
                     id: loaded.info.id.clone(),
                     source: path.to_owned(),
                 });
@@ -343,7 +311,7 @@ impl PluginManager {
             }
             Err(error) => {
                 log::warn!(target: "plugrack_host", "{error}");
-                self.subscribers.publish(PluginEvent::Refused {
+                self.core.subscribers.publish(PluginEvent::Refused {
                     source: path.to_owned(),
                     message: error.to_string(),
                 });
@@ -368,7 +336,7 @@ impl PluginManager {
 
     fn push(&self, entry: Entry) -> PluginReport {
         let report = Self::report(&entry);
-        let mut state = self.state.write().unwrap_or_else(lock_poisoned);
+        let mut state = self.core.state.write().unwrap_or_else(lock_poisoned);
         // Loading the same source again replaces its entry.
         state.retain(|e| e.source != entry.source);
         state.push(entry);
@@ -376,7 +344,7 @@ impl PluginManager {
     }
 
     fn find_loaded(&self, id: &str) -> Option<Arc<Loaded>> {
-        let state = self.state.read().unwrap_or_else(lock_poisoned);
+        let state = self.core.state.read().unwrap_or_else(lock_poisoned);
         state
             .iter()
             .filter_map(|e| e.loaded.as_ref())
@@ -420,7 +388,8 @@ impl PluginManager {
 
     /// One report per entry loaded so far, in load order.
     pub fn reports(&self) -> Vec<PluginReport> {
-        self.state
+        self.core
+            .state
             .read()
             .unwrap_or_else(lock_poisoned)
             .iter()
@@ -430,7 +399,7 @@ impl PluginManager {
 
     /// The report of the plugin with this id (case-insensitive).
     pub fn report_for(&self, id: &str) -> Option<PluginReport> {
-        let state = self.state.read().unwrap_or_else(lock_poisoned);
+        let state = self.core.state.read().unwrap_or_else(lock_poisoned);
         state.iter().find(|e| e.has_id(id)).map(Self::report)
     }
 
@@ -440,7 +409,7 @@ impl PluginManager {
     }
 
     fn active(&self, id: &str) -> Result<Arc<Loaded>, CallError> {
-        let state = self.state.read().unwrap_or_else(lock_poisoned);
+        let state = self.core.state.read().unwrap_or_else(lock_poisoned);
         let entry = state
             .iter()
             .find(|e| e.has_id(id))
@@ -461,7 +430,8 @@ impl PluginManager {
 
     /// The entries' sources, for the watcher.
     pub(crate) fn sources(&self) -> Vec<PathBuf> {
-        self.state
+        self.core
+            .state
             .read()
             .unwrap_or_else(lock_poisoned)
             .iter()
@@ -472,8 +442,8 @@ impl PluginManager {
     /// The folders to watch.
     pub(crate) fn folders(&self) -> Vec<(PathBuf, Origin)> {
         [
-            (&self.config.bundled_dir, Origin::Bundled),
-            (&self.config.external_dir, Origin::External),
+            (&self.core.config.bundled_dir, Origin::Bundled),
+            (&self.core.config.external_dir, Origin::External),
         ]
         .into_iter()
         .filter_map(|(d, o)| d.clone().map(|d| (d, o)))
@@ -482,7 +452,7 @@ impl PluginManager {
 
     pub(crate) fn load_new(&self, path: &Path, origin: Origin) -> PluginReport {
         let report = self.load_found(discovery::classify(path.to_owned()), None, origin);
-        self.layout_cache.flush();
+        self.core.layout_cache.flush();
         report
     }
 }
@@ -501,12 +471,20 @@ fn drain_instances(loaded: &Loaded) {
 
 impl Drop for PluginManager {
     fn drop(&mut self) {
-        let entries = std::mem::take(&mut *self.state.write().unwrap_or_else(lock_poisoned));
+        if !self.owner {
+            return;
+        }
+        let entries = std::mem::take(&mut *self.core.state.write().unwrap_or_else(lock_poisoned));
         for loaded in entries.into_iter().filter_map(|e| e.loaded) {
             let id = loaded.info.id.clone();
             if let Err(e) = self.unload_now(loaded) {
-                self.unload_warnings.report(&id, &e);
+                self.core.unload_warnings.report(&id, &e);
             }
+        }
+        // A folder loader given up on while it runs a hung `on_load` holds the state until
+        // that call returns, if ever; the private copies go now all the same.
+        if Arc::strong_count(&self.core) > 1 {
+            self.core.private.remove_now();
         }
     }
 }

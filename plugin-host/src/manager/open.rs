@@ -3,27 +3,24 @@
 //! the other loaded plugins (a duplicate id, known from the section before `dlopen`), the
 //! private copy, handing the copy to where the plugin runs, the checks on the root module's
 //! descriptor (manifest agreement, agreement with the section, unique id for a library without
-//! a section), its log, and `on_load` within the time limit.
+//! a section) and its log; `start` runs its `on_load`.
 
 use std::{
     fs,
     path::Path,
-    sync::{atomic::Ordering, Arc, Mutex},
-    time::{Duration, Instant, SystemTime},
+    sync::{atomic::Ordering, Arc},
+    time::{Duration, Instant},
 };
 
-use super::{Loaded, PluginManager};
+use super::{start::OnLoadOn, Loaded, PluginManager};
 use crate::{
     config::LoadFrom,
     error::{LoadError, Refusal},
-    extension,
     isolation::Isolation,
     loader::HostFacts,
     logfile::{self, PluginLog},
     precheck,
-    report::LoadPhases,
-    runner::{self, Failure, OpenContext, PrivateCopy},
-    services::BoundServices,
+    runner::{self, OpenContext, PrivateCopy},
 };
 
 /// A plugin's checks that run before any of its code does, done: what [`PluginManager::open`]
@@ -43,6 +40,19 @@ pub(super) struct Prechecked {
     library_hash: Option<u128>,
 }
 
+/// A plugin loaded up to its `on_load`: what [`PluginManager::start_opened`] needs.
+pub(super) struct Opening {
+    pub opened: runner::Opened,
+    pub id: String,
+    pub log: Arc<PluginLog>,
+    pub library_hash: Option<u128>,
+    /// The phases so far: the checks, and opening the library (without its layout check).
+    pub checks: Duration,
+    pub open: Duration,
+    /// The time on the loading thread from the checks' end to here.
+    pub before_start: Duration,
+}
+
 impl PluginManager {
     /// Checks, copies, loads and starts the plugin at `path`. `replacing` is the id of the
     /// plugin this load will replace, which may keep its id.
@@ -59,33 +69,33 @@ impl PluginManager {
     pub(super) fn precheck(&self, path: &Path) -> Result<Prechecked, Box<LoadError>> {
         let started = Instant::now();
         // The library is copied straight into its private copy and checked there.
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-        let private = self.private.path();
+        let generation = self.core.generation.fetch_add(1, Ordering::Relaxed);
+        let private = self.core.private.path();
         let name_copy = |library: &Path| private.join(copy_name(generation, library));
         // In place only once per file: the loader hands back the library it already has
         // for a file it has loaded.
         let first_in_place = |meta: &fs::Metadata| {
             use std::os::unix::fs::MetadataExt;
-            let mut loaded = self.in_place.lock().unwrap_or_else(|e| e.into_inner());
+            let mut loaded = self.core.in_place.lock().unwrap_or_else(|e| e.into_inner());
             loaded.insert((meta.dev(), meta.ino()))
         };
-        let take = match self.config.load_from {
+        let take = match self.core.config.load_from {
             LoadFrom::InPlace => precheck::Take::InPlace {
                 name: &name_copy,
                 allowed: &first_in_place,
             },
             _ => precheck::Take::CopyTo(&name_copy),
         };
-        let checked = precheck::check(path, &self.config, take)?;
+        let checked = precheck::check(path, &self.core.config, take)?;
         // Only a plugin that may offer this host an extension needs it (the section lists
         // every extension the library has, checked against its root module after loading).
-        let may_extend = !self.config.extension_points.is_empty()
+        let may_extend = !self.core.config.extension_points.is_empty()
             && checked
                 .section
                 .as_ref()
                 .is_none_or(|s| !s.extensions.is_empty());
-        let library_hash = (self.config.cache_dir.is_some() || may_extend).then(|| {
-            let cache = &self.layout_cache;
+        let library_hash = (self.core.config.cache_dir.is_some() || may_extend).then(|| {
+            let cache = &self.core.layout_cache;
             cache
                 .known_hash(&checked.identity)
                 .unwrap_or_else(|| cache.hash_and_remember(&checked.identity, &checked.bytes))
@@ -98,13 +108,27 @@ impl PluginManager {
         })
     }
 
-    /// Loads and starts the plugin at `path` whose checks `prechecked` passed.
+    /// Loads and starts the plugin at `path` whose checks `prechecked` passed, waiting for
+    /// its `on_load`.
     pub(super) fn open_prechecked(
         &self,
         path: &Path,
         prechecked: Prechecked,
         replacing: Option<&str>,
     ) -> Result<Arc<Loaded>, Box<LoadError>> {
+        let opening = self.open_to_start(path, prechecked, replacing)?;
+        let started = self.run_on_load(opening, OnLoadOn::Worker);
+        self.finish_start(path, started)
+    }
+
+    /// Loads the plugin at `path` whose checks `prechecked` passed, up to its `on_load`: every
+    /// check it can fail before its own code runs, and its log.
+    pub(super) fn open_to_start(
+        &self,
+        path: &Path,
+        prechecked: Prechecked,
+        replacing: Option<&str>,
+    ) -> Result<Opening, Box<LoadError>> {
         let started = Instant::now();
         let Prechecked {
             checked,
@@ -146,23 +170,24 @@ impl PluginManager {
             .map(|m| m.plugin.id.clone())
             .or_else(|| section.as_ref().map(|section| section.id.clone()));
         let (isolation, probing) = match &known_id {
-            Some(id) => (self.config.isolation_for(id).clone(), false),
+            Some(id) => (self.core.config.isolation_for(id).clone(), false),
             None if self
+                .core
                 .config
                 .plugin_isolation
                 .values()
-                .any(|i| i != &self.config.isolation) =>
+                .any(|i| i != &self.core.config.isolation) =>
             {
                 // Rules per id, and no id to read: learn it in a worker, where a crash in
                 // the library's constructors harms nothing.
-                let probe = std::iter::once(&self.config.isolation)
-                    .chain(self.config.plugin_isolation.values())
+                let probe = std::iter::once(&self.core.config.isolation)
+                    .chain(self.core.config.plugin_isolation.values())
                     .find(|i| matches!(i, Isolation::Process(_)))
                     .cloned()
                     .unwrap_or_else(Isolation::process);
                 (probe, true)
             }
-            None => (self.config.isolation.clone(), false),
+            None => (self.core.config.isolation.clone(), false),
         };
         // A worker gets a copy even in place: it opens the file by name in another process.
         // A plugin with bundled libraries gets a copy in a folder of its own, with its `lib/`.
@@ -193,7 +218,7 @@ impl PluginManager {
             library_hash,
         )?;
         if probing {
-            let wanted = self.config.isolation_for(&opened.info.id).clone();
+            let wanted = self.core.config.isolation_for(&opened.info.id).clone();
             if wanted != isolation {
                 let id = opened.info.id.clone();
                 drop(opened);
@@ -234,87 +259,23 @@ impl PluginManager {
         let log = PluginLog::new(
             &id,
             level,
-            self.config.log_dir.as_deref(),
-            self.config.log_max_bytes,
+            self.core.config.log_dir.as_deref(),
+            self.core.config.log_max_bytes,
         )
         .map_err(|e| {
             with_id(Refusal::Unreadable {
                 reason: format!("cannot open its log file: {e}"),
             })
         })?;
-        let log = Arc::new(log);
-        let services = BoundServices::new(&id, None, Arc::clone(&self.shared), Arc::clone(&log));
-        let starting = Instant::now();
-        match opened.runner.start(services, self.config.lifecycle_timeout) {
-            Err(Failure::TimedOut) => {
-                return Err(with_id(Refusal::OnLoadTimedOut {
-                    limit_ms: self.config.lifecycle_timeout.as_millis() as u64,
-                }))
-            }
-            Err(Failure::Plugin(error)) if error.kind == plugrack_api::ErrorKind::PANICKED => {
-                return Err(with_id(Refusal::OnLoadPanicked {
-                    message: error.message.into(),
-                }))
-            }
-            Err(Failure::Plugin(error)) => {
-                return Err(with_id(Refusal::OnLoadFailed {
-                    message: error.message.into(),
-                }))
-            }
-            Err(Failure::Crashed(crash)) => {
-                let mut error = with_id(Refusal::WorkerCrashed {
-                    during: "on_load",
-                    crash,
-                });
-                let words = opened.runner.last_words();
-                if !words.is_empty() {
-                    error.detail = Some(format!("last stderr:\n  {}", words.join("\n  ")));
-                }
-                return Err(error);
-            }
-            Err(Failure::Unavailable(reason)) => {
-                return Err(with_id(Refusal::WorkerFailed { reason }))
-            }
-            Ok(()) => {}
-        }
-        let on_load = starting.elapsed();
-        let extending = Instant::now();
-        // Extensions are checked and created only now: the library is open (abi_stable's
-        // globals are set up, so layout checks are sound) and the plugin has loaded.
-        let extensions = match opened.runner.module() {
-            Some(module) => extension::resolve(
-                &extension::PluginRef { id: &id, path },
-                module,
-                library_hash,
-                &self.config.extension_points,
-                &self.layout_cache,
-            ),
-            // In a worker: what its root module lists there, each declared one refused.
-            None => extension::out_of_process(
-                &extension::PluginRef { id: &id, path },
-                &opened.listed_extensions,
-                &self.config.extension_points,
-            ),
-        };
-        let load_phases = LoadPhases {
+        Ok(Opening {
             checks: took,
             open: open_time.saturating_sub(opened.check_time),
-            layout_check: opened.check_time,
-            on_load,
-            extensions: extending.elapsed(),
-            layout_cached: opened.layout_cached,
-        };
-        Ok(Arc::new(Loaded {
-            extensions,
-            load_phases,
-            runner: opened.runner,
-            info: opened.info,
-            instances: Mutex::default(),
-            metrics: Arc::default(),
-            log,
-            load_time: took + started.elapsed(),
-            loaded_at: SystemTime::now(),
-        }))
+            before_start: started.elapsed(),
+            opened,
+            id,
+            log: Arc::new(log),
+            library_hash,
+        })
     }
 
     /// Writes a new private copy of `bytes` (of `library`, for `path`'s errors), with its
@@ -341,13 +302,19 @@ impl PluginManager {
         bundled: &[(std::path::PathBuf, Vec<u8>)],
         made: Option<PrivateCopy>,
     ) -> Result<(PrivateCopy, u64), Box<LoadError>> {
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let generation = self.core.generation.fetch_add(1, Ordering::Relaxed);
         let name = copy_name(generation, library);
         let copy = if bundled.is_empty() {
-            PrivateCopy(self.private.path().join(name))
+            PrivateCopy(self.core.private.path().join(name))
         } else {
             let file = library.file_name().unwrap_or_default();
-            PrivateCopy(self.private.path().join(format!("{name}.d")).join(file))
+            PrivateCopy(
+                self.core
+                    .private
+                    .path()
+                    .join(format!("{name}.d"))
+                    .join(file),
+            )
         };
         let write = || -> std::io::Result<()> {
             if let Some(folder) = copy.0.parent().filter(|_| !bundled.is_empty()) {
@@ -388,17 +355,17 @@ impl PluginManager {
         // A worker may write one folder: its own under the storage folder when both are
         // known (apart from the plugin's storage files, which the host writes), else a
         // fresh one beside the private copies.
-        let data_dir = match (&self.config.storage_dir, id) {
+        let data_dir = match (&self.core.config.storage_dir, id) {
             (Some(storage), Some(id)) => storage.join(".workers").join(id),
-            _ => self.private.path().join(format!("{generation}-data")),
+            _ => self.core.private.path().join(format!("{generation}-data")),
         };
         let context = OpenContext {
             host: HostFacts {
-                host_version: &self.config.host_version,
-                layout_cache: library_hash.map(|hash| (&self.layout_cache, hash)),
+                host_version: &self.core.config.host_version,
+                layout_cache: library_hash.map(|hash| (&self.core.layout_cache, hash)),
             },
-            subscribers: Arc::clone(&self.subscribers),
-            worker_program: self.config.worker_program.as_deref(),
+            subscribers: Arc::clone(&self.core.subscribers),
+            worker_program: self.core.config.worker_program.as_deref(),
             data_dir,
         };
         runner::open(copy, path, isolation, &context)
@@ -410,12 +377,13 @@ impl PluginManager {
             .and_then(|v| v.parse().ok());
         from_env
             .or_else(|| {
-                self.config
+                self.core
+                    .config
                     .log_levels
                     .get(&id.to_ascii_lowercase())
                     .copied()
             })
-            .unwrap_or(self.config.default_log_level)
+            .unwrap_or(self.core.config.default_log_level)
     }
 }
 

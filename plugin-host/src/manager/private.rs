@@ -67,6 +67,16 @@ impl PrivateDir {
     }
 }
 
+impl PrivateDir {
+    /// Removes a folder the manager made, before it is dropped (a configured one is the
+    /// host's); dropping it later finds nothing left to remove.
+    pub(super) fn remove_now(&self) {
+        if let Self::Owned { dir, .. } = self {
+            let _ = fs::remove_dir_all(dir.path());
+        }
+    }
+}
+
 fn shm_allows_exec() -> bool {
     fs::read_to_string("/proc/self/mountinfo").is_ok_and(|info| {
         info.lines().any(|line| {

@@ -59,6 +59,12 @@ impl Runner for LibraryRunner {
         }
     }
 
+    fn start_here(&self, services: BoundServices, _limit: Duration) -> Result<(), Failure> {
+        (self.module.on_load())(services.into_abi())
+            .into_result()
+            .map_err(Failure::Plugin)
+    }
+
     fn new_instance(&self, user: &User, services: BoundServices) -> Result<Callee, Failure> {
         (self.module.new_instance())(user.to_abi(), services.into_abi())
             .into_result()

@@ -74,6 +74,13 @@ pub(crate) trait Runner: Send + Sync {
     /// Runs `on_load` with `services` bound to the whole plugin, waiting at most `limit`.
     fn start(&self, services: BoundServices, limit: Duration) -> Result<(), Failure>;
 
+    /// [`Runner::start`] on the calling thread, for a caller that can itself be given up on
+    /// (a folder's loader thread): in process the plugin's `on_load` runs right here, with no
+    /// hand-off and no limit of its own; a worker process keeps its own `limit`.
+    fn start_here(&self, services: BoundServices, limit: Duration) -> Result<(), Failure> {
+        self.start(services, limit)
+    }
+
     /// Creates the instance for `user`, with services bound to that user.
     fn new_instance(&self, user: &User, services: BoundServices) -> Result<Callee, Failure>;
 
