@@ -229,6 +229,50 @@ fn a_hung_on_load_is_cut_off_by_the_time_limit() {
 }
 
 #[test]
+fn a_hung_on_load_that_returns_late_changes_nothing() {
+    // The folder load gives up on the loader thread running the hung `on_load`; when the
+    // plugin returns a second later, that thread must end without recording it as loaded.
+    let a = artifacts();
+    let dir = plugin_dir(&[("panicky.so", &a.panicky), ("showcase.so", &a.showcase)]);
+    let (code, stdout, stderr) = plugin_tests::run_plugin_host(
+        &[
+            "watch",
+            "--json",
+            "--seconds",
+            "3",
+            "--plugins-dir",
+            dir.path().to_str().unwrap(),
+            "--lifecycle-timeout-ms",
+            "300",
+        ],
+        &[("PANICKY_SLEEP_ON_LOAD_MS", "1000")],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let about = |name: &str| -> Vec<&serde_json::Value> {
+        events
+            .iter()
+            .filter(|e| e["source"].as_str().is_some_and(|s| s.ends_with(name)))
+            .collect()
+    };
+    let panicky = about("panicky.so");
+    assert_eq!(panicky.len(), 1, "one event for the hung plugin: {stdout}");
+    assert_eq!(panicky[0]["event"], "refused");
+    assert!(panicky[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("did not return within 300 ms"));
+    let showcase = about("showcase.so");
+    assert!(
+        showcase.iter().any(|e| e["event"] == "loaded"),
+        "the plugin after it loads: {stdout}"
+    );
+}
+
+#[test]
 fn each_plugin_has_its_own_log_file_and_level() {
     let a = artifacts();
     let logs = tempfile::tempdir().unwrap();

@@ -40,7 +40,7 @@ pub(super) struct Prechecked {
     library_hash: Option<u128>,
 }
 
-/// A plugin loaded up to its `on_load`: what [`PluginManager::start_opened`] needs.
+/// A plugin loaded up to its `on_load`: what [`PluginManager::run_on_load`] needs.
 pub(super) struct Opening {
     pub opened: runner::Opened,
     pub id: String,
@@ -121,8 +121,8 @@ impl PluginManager {
         self.finish_start(path, started)
     }
 
-    /// Loads the plugin at `path` whose checks `prechecked` passed, up to its `on_load`: every
-    /// check it can fail before its own code runs, and its log.
+    /// Loads the plugin at `path` whose checks `prechecked` passed, up to its `on_load`: the
+    /// duplicate id, the private copy, `dlopen` with the root module's checks, its log.
     pub(super) fn open_to_start(
         &self,
         path: &Path,
