@@ -145,7 +145,8 @@ pub struct LoadPhases {
     /// abi_stable's layout check of the root module, the version rule and the descriptor
     /// checks (in process only).
     pub layout_check: Duration,
-    /// The plugin's `on_load`.
+    /// The plugin's `on_load`: in a folder load the call itself (the loader thread makes
+    /// it); in a single load also the hand-off to the lifecycle thread that makes it.
     pub on_load: Duration,
     /// Checking and creating its host-defined extensions.
     pub extensions: Duration,
