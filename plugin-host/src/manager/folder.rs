@@ -245,16 +245,13 @@ impl PluginManager {
         let overdue = {
             let mut turns = progress.lock();
             let now = Instant::now();
-            if !turns.on_load.as_ref().is_some_and(|r| r.is_overdue(now)) {
+            let Some(overdue) = turns.on_load.take_if(|r| r.is_overdue(now)) else {
                 return;
-            }
+            };
             turns.loader += 1;
-            turns.on_load.take()
+            overdue
         };
-        let Some(overdue) = overdue else { return };
-        let limit_ms = self.core.config.lifecycle_timeout.as_millis() as u64;
-        let error = LoadError::new(&overdue.path, Refusal::OnLoadTimedOut { limit_ms })
-            .with_id(&overdue.id);
+        let error = LoadError::new(&overdue.path, self.on_load_timed_out()).with_id(&overdue.id);
         let report = self.record_load(&overdue.path, overdue.tried, Err(Box::new(error)), origin);
         progress.lock().reports.push(report);
         self.start_loader(queue, progress, origin);

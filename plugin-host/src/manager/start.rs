@@ -61,6 +61,13 @@ impl PluginManager {
         }
     }
 
+    /// The refusal of a plugin whose `on_load` outlived the time limit.
+    pub(super) fn on_load_timed_out(&self) -> Refusal {
+        Refusal::OnLoadTimedOut {
+            limit_ms: self.core.config.lifecycle_timeout.as_millis() as u64,
+        }
+    }
+
     /// Turns the answer of the started plugin's `on_load` into its entry: once it succeeded,
     /// its extensions are checked and created.
     pub(super) fn finish_start(
@@ -84,11 +91,7 @@ impl PluginManager {
         } = opening;
         let with_id = |refusal: Refusal| Box::new(LoadError::new(path, refusal).with_id(&id));
         match result {
-            Err(Failure::TimedOut) => {
-                return Err(with_id(Refusal::OnLoadTimedOut {
-                    limit_ms: self.core.config.lifecycle_timeout.as_millis() as u64,
-                }))
-            }
+            Err(Failure::TimedOut) => return Err(with_id(self.on_load_timed_out())),
             Err(Failure::Plugin(error)) if error.kind == plugrack_api::ErrorKind::PANICKED => {
                 return Err(with_id(Refusal::OnLoadPanicked {
                     message: error.message.into(),
